@@ -1,0 +1,54 @@
+# certbound — every target works from a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+CERTS_DIR ?= certs
+TRUST_DOMAIN ?= demo.local
+CLI := node dist/src/cli/main.js
+SERVICES := orders payments attacker
+STAMP := node_modules/.certbound-installed
+
+.PHONY: help setup build test test-unit lint typecheck format certs clean bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+setup: ## install dependencies (npm ci)
+	npm ci --no-audit --no-fund
+	@touch $(STAMP)
+
+build: $(STAMP) ## compile TypeScript to dist/
+	npx tsc -p tsconfig.build.json
+
+typecheck: $(STAMP) ## type-check sources, tests and benches
+	npx tsc -p tsconfig.json --noEmit
+
+lint: $(STAMP) ## ESLint, Prettier check and import-cycle check
+	npx eslint .
+	npx prettier --check .
+	npx madge --circular --extensions ts --ts-config tsconfig.json src
+
+format: $(STAMP) ## rewrite files with Prettier
+	npx prettier --write .
+
+test: build lint typecheck ## install if needed, build, lint, type-check, run every test
+	npx vitest run
+
+test-unit: $(STAMP) ## unit tests only
+	npx vitest run test/unit
+
+certs: build ## dev CA + certificates for orders, payments and attacker in certs/
+	$(CLI) certs init --dir $(CERTS_DIR)
+	@for s in $(SERVICES); do \
+	  $(CLI) certs issue --dir $(CERTS_DIR) --name $$s --spiffe-id spiffe://$(TRUST_DOMAIN)/ns/default/sa/$$s; \
+	done
+
+clean: ## remove build output and generated certificates
+	rm -rf dist coverage bench/results
+	find $(CERTS_DIR) -mindepth 1 ! -name README.md -exec rm -rf {} +
+
+bench: build ## benchmarks: prints ratios measured side by side in one run
+	node --import tsx bench/run.ts

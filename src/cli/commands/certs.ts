@@ -1,0 +1,69 @@
+import { parseArgs } from 'node:util';
+import { parseDuration } from '../../duration.js';
+import { initCaDir, issueWorkload } from '../../identity/dev-ca-store.js';
+import { thumbprintOf } from '../../binding/thumbprint.js';
+import { UsageError, type Command } from '../command.js';
+
+/** `certbound certs init [--dir certs] [--force]` */
+export const certsInit: Command = {
+  path: ['certs', 'init'],
+  summary: 'create the development CA (kept if it exists)',
+  usage: 'certbound certs init [--dir certs] [--force] [--ttl 365d]',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        dir: { type: 'string', default: 'certs' },
+        force: { type: 'boolean', default: false },
+        ttl: { type: 'string' },
+      },
+      strict: true,
+    });
+    const { ca, created } = await initCaDir(values.dir, {
+      force: values.force,
+      ...(values.ttl !== undefined ? { ttlMs: parseDuration(values.ttl) } : {}),
+    });
+    console.log(
+      `${created ? 'created' : 'kept existing'} CA ${ca.cert.subject} in ${values.dir}/ca (valid until ${ca.cert.notAfter.toISOString()})`,
+    );
+    return 0;
+  },
+};
+
+/** `certbound certs issue --name orders --spiffe-id spiffe://… [--ttl 24h] [--dir certs]` */
+export const certsIssue: Command = {
+  path: ['certs', 'issue'],
+  summary: 'issue (or re-issue) a workload certificate from the development CA',
+  usage:
+    'certbound certs issue --name <name> [--spiffe-id spiffe://…] [--ttl 24h] [--key-type P-256|Ed25519] [--dir certs]',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        dir: { type: 'string', default: 'certs' },
+        name: { type: 'string' },
+        'spiffe-id': { type: 'string' },
+        ttl: { type: 'string', default: '24h' },
+        'key-type': { type: 'string', default: 'P-256' },
+      },
+      strict: true,
+    });
+    if (values.name === undefined) throw new UsageError('--name is required');
+    const keyType = values['key-type'];
+    if (keyType !== 'P-256' && keyType !== 'Ed25519')
+      throw new UsageError('--key-type must be P-256 or Ed25519');
+    const spiffeId = values['spiffe-id'];
+    if (spiffeId !== undefined && !spiffeId.startsWith('spiffe://'))
+      throw new UsageError('--spiffe-id must start with spiffe://');
+    const issued = await issueWorkload(values.dir, {
+      name: values.name,
+      ttlMs: parseDuration(values.ttl),
+      keyType,
+      ...(spiffeId !== undefined ? { spiffeId } : {}),
+    });
+    console.log(
+      `issued ${values.name}: ${issued.paths.cert} (x5t#S256 ${thumbprintOf(issued.certPem)}, serial ${issued.serialNumber}, expires ${issued.notAfter.toISOString()})`,
+    );
+    return 0;
+  },
+};

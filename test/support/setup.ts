@@ -1,0 +1,2 @@
+// Test processes never print logs unless asked.
+process.env['CERTBOUND_LOG_LEVEL'] ??= 'silent';
