@@ -7,7 +7,7 @@ CLI := node dist/src/cli/main.js
 SERVICES := orders payments attacker
 STAMP := node_modules/.certbound-installed
 
-.PHONY: help setup build test test-unit lint typecheck format certs clean bench
+.PHONY: help setup build test test-unit lint typecheck format certs clean bench rotate rotate-ca retire-ca certs-status
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -52,3 +52,16 @@ clean: ## remove build output and generated certificates
 
 bench: build ## benchmarks: prints ratios measured side by side in one run
 	node --import tsx bench/run.ts
+
+rotate: build ## re-issue one workload certificate in place: make rotate NAME=orders
+	@test -n "$(NAME)" || { echo "usage: make rotate NAME=<workload>" >&2; exit 2; }
+	$(CLI) certs rotate --dir $(CERTS_DIR) --name $(NAME)
+
+rotate-ca: build ## new CA; bundles hold old+new; every workload re-issued under the new CA
+	$(CLI) certs rotate-ca --dir $(CERTS_DIR)
+
+retire-ca: build ## remove the old CA from every bundle
+	$(CLI) certs retire-ca --dir $(CERTS_DIR)
+
+certs-status: build ## subject, SPIFFE ID, thumbprint, issuer and expiry of each certificate
+	$(CLI) certs status --dir $(CERTS_DIR)

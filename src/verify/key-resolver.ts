@@ -5,7 +5,6 @@ import {
   customFetch,
   errors,
   type JWTVerifyGetKey,
-  type JSONWebKeySet,
 } from 'jose';
 import { CertboundError } from '../errors.js';
 import type { JwksOption } from './options.js';
