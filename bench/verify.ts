@@ -1,0 +1,41 @@
+import { X509Certificate } from 'node:crypto';
+import { jwtVerify, createLocalJWKSet } from 'jose';
+import { createVerifier } from '../src/verify/create-verifier.js';
+import { peerIdentityOf } from '../src/binding/peer-identity.js';
+import { createTestPki } from '../test/support/pki.js';
+import { createTestIssuer } from '../test/support/jwt.js';
+import { formatTable, runAlternating, type BenchResult } from './harness.js';
+
+/**
+ * Verification hot path, one process, one run: jose `jwtVerify` alone vs certbound's
+ * verify with a cold cache (signature every call) and a warm cache, and the thumbprint
+ * computed per request vs once per connection.
+ */
+export async function benchVerify(): Promise<{ table: string; results: BenchResult[] }> {
+  const pki = await createTestPki(['orders']);
+  const as = await createTestIssuer();
+  const orders = pki.workloads['orders']!;
+  const token = await as.sign(orders.thumbprint, { exp: Math.floor(Date.now() / 1000) + 3600 });
+  const der = new X509Certificate(orders.certPem).raw;
+  const peer = peerIdentityOf(der);
+  const jwks = createLocalJWKSet(as.jwks());
+  const options = { jwks: { keys: as.jwks() }, issuer: as.issuer, audience: as.audience };
+  const cold = createVerifier({ ...options, cacheSize: 0 });
+  const warm = createVerifier(options);
+  await warm.verify(token, peer);
+  const results = await runAlternating([
+    {
+      name: 'jose jwtVerify alone (ES256)',
+      run: () => jwtVerify(token, jwks, { issuer: as.issuer, audience: as.audience }),
+    },
+    { name: 'certbound verify, cold cache', run: () => cold.verify(token, peer) },
+    { name: 'certbound verify, warm cache', run: () => warm.verify(token, peer) },
+    { name: 'warm cache, thumbprint per request (DER)', run: () => warm.verify(token, der) },
+    { name: 'warm cache, thumbprint per connection', run: () => warm.verify(token, peer) },
+  ]);
+  await pki.cleanup();
+  return {
+    table: formatTable('verify hot path', results, 'jose jwtVerify alone (ES256)'),
+    results,
+  };
+}
