@@ -16,3 +16,31 @@ export type { X509Source } from './x509-source.js';
 export { X509SourceBase } from './x509-source-base.js';
 export { StaticX509Source } from './static-x509-source.js';
 export { checkIdentity, type CheckIdentityOptions } from './check-identity.js';
+export { FileX509Source, type FileX509SourceOptions } from './file-x509-source.js';
+export {
+  SelfRenewingX509Source,
+  type SelfRenewingX509SourceOptions,
+} from './self-renewing-x509-source.js';
+export { watchIdentityStats, type IdentityStats } from './identity-stats.js';
+export {
+  followSecureContext,
+  tlsOptionsOf,
+  type FollowSecureContextOptions,
+  type SecureContextTarget,
+  type TlsContextSettings,
+} from './follow-secure-context.js';
+export {
+  RotatingHttpsAgent,
+  createRotatingAgent,
+  type RotatingAgentOptions,
+} from './rotating-agent.js';
+export { RotatingDispatcher, type RotatingDispatcherOptions } from './rotating-dispatcher.js';
+export {
+  rotateWorkload,
+  rotateCa,
+  retireCa,
+  certsStatusOf,
+  listWorkloads,
+  PREVIOUS_CA_DIR,
+  type CertificateStatus,
+} from './dev-ca-rotation.js';

@@ -1,0 +1,310 @@
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { Logger } from 'pino';
+import { CertboundError, isCertboundError } from '../errors.js';
+import { checkIdentity } from './check-identity.js';
+import { watchDirectories, type DirectoryWatch } from './directory-watch.js';
+import { FailureLog, identityLogger } from './identity-logger.js';
+import type { IdentityMaterial, WorkloadIdentity } from './workload-identity.js';
+import { X509SourceBase } from './x509-source-base.js';
+
+/** Options of {@link FileX509Source.create}. */
+export interface FileX509SourceOptions {
+  /** Leaf certificate followed by intermediates (PEM). */
+  certPath: string;
+  /** Private key of the leaf (PEM). */
+  keyPath: string;
+  /** Trust bundle: one or more CA certificates (PEM). */
+  bundlePath: string;
+  /** Polling fallback period. Default 5000 ms. */
+  pollIntervalMs?: number;
+  /**
+   * Quiet time after a change notification before the files are read, and the gap between
+   * the two reads that must agree before a change is acted on. Default 100 ms.
+   */
+  debounceMs?: number;
+  /** Also require the serverAuth EKU (the identity serves TLS). Default false. */
+  requireServerAuth?: boolean;
+  /** Parent logger; the source logs through its `identity` child. */
+  logger?: Logger;
+  /** Clock, for tests of validity windows. */
+  now?: () => number;
+}
+
+/** What one read of the three files gave: their text, or the read error. */
+type Snapshot =
+  | { readonly ok: true; readonly material: IdentityMaterial; readonly digest: string }
+  | { readonly ok: false; readonly error: CertboundError; readonly digest: string };
+
+const MAX_STABILITY_ROUNDS = 20;
+
+function describeReadError(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ENOENT') return 'does not exist';
+  if (code === 'EACCES' || code === 'EPERM') return 'is not readable (permission denied)';
+  if (code === 'EISDIR') return 'is a directory, not a file';
+  return `cannot be read (${typeof code === 'string' ? code : 'unknown error'})`;
+}
+
+async function readOne(path: string, what: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new CertboundError(
+      'ERR_FILE_UNREADABLE',
+      `${what} file ${path} ${describeReadError(err)}.`,
+      {
+        details: { path },
+      },
+    );
+  }
+}
+
+/**
+ * An {@link X509Source} that follows a certificate, key and bundle on disk — the files
+ * cert-manager, a Kubernetes Secret volume or `make rotate` write.
+ *
+ * It watches the *directories* (`fs.watch`) and polls as a fallback, so it sees a
+ * Kubernetes `..data` symlink swap, a rename-over (`mv`) and an in-place rewrite. Reads are
+ * debounced and must agree twice in a row, so a half-written file is never taken as final.
+ * Every new value passes {@link checkIdentity} first; a failure keeps the last good
+ * identity, calls `onError` with the code and logs once per distinct failure.
+ * An update is published only when the leaf, key or bundle actually changed.
+ */
+export class FileX509Source extends X509SourceBase {
+  readonly #options: Required<Omit<FileX509SourceOptions, 'logger' | 'now'>> & {
+    now: (() => number) | undefined;
+  };
+  readonly #logger: Logger;
+  readonly #failures: FailureLog;
+  #watch: DirectoryWatch | undefined;
+  #debounce: NodeJS.Timeout | undefined;
+  #lastDigest = '';
+  #running: Promise<void> | undefined;
+  #again = false;
+  #stabilityTimer: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
+
+  private constructor(options: FileX509SourceOptions, logger: Logger) {
+    super();
+    this.#options = {
+      certPath: options.certPath,
+      keyPath: options.keyPath,
+      bundlePath: options.bundlePath,
+      pollIntervalMs: options.pollIntervalMs ?? 5000,
+      debounceMs: options.debounceMs ?? 100,
+      requireServerAuth: options.requireServerAuth ?? false,
+      now: options.now,
+    };
+    this.#logger = logger;
+    this.#failures = new FailureLog(logger);
+  }
+
+  /**
+   * Loads the files and starts watching them.
+   *
+   * @returns a source whose `current()` already holds a checked identity
+   * @throws CertboundError when the first load fails: ERR_FILE_UNREADABLE naming the file,
+   *   or the {@link checkIdentity} code naming the certificate file
+   * @throws TypeError on bad options
+   */
+  static async create(options: FileX509SourceOptions): Promise<FileX509Source> {
+    for (const key of ['certPath', 'keyPath', 'bundlePath'] as const) {
+      if (typeof options[key] !== 'string' || options[key] === '')
+        throw new TypeError(`FileX509Source: ${key} must be a non-empty path`);
+    }
+    if (options.pollIntervalMs !== undefined && !(options.pollIntervalMs > 0))
+      throw new TypeError('FileX509Source: pollIntervalMs must be > 0');
+    const source = new FileX509Source(options, identityLogger(options.logger));
+    const snapshot = await source.#read();
+    if (!snapshot.ok) throw snapshot.error;
+    const identity = source.#check(snapshot.material);
+    source.#lastDigest = snapshot.digest;
+    source.publish(identity);
+    source.#logger.info(
+      {
+        thumbprint: identity.thumbprint,
+        spiffeId: identity.spiffeId,
+        notAfter: identity.notAfter,
+        cert: options.certPath,
+      },
+      'identity loaded',
+    );
+    const o = source.#options;
+    source.#watch = watchDirectories(
+      [dirname(o.certPath), dirname(o.keyPath), dirname(o.bundlePath)],
+      {
+        pollIntervalMs: o.pollIntervalMs,
+        onSignal: (reason) => source.#signal(reason),
+      },
+    );
+    return source;
+  }
+
+  /**
+   * Reads and checks the files now (skipping the debounce); resolves once done. A failed
+   * check is reported through `onError`, not thrown.
+   */
+  async reload(): Promise<void> {
+    if (this.closed) throw new CertboundError('ERR_SOURCE_CLOSED');
+    await this.#runRefresh();
+  }
+
+  override async close(): Promise<void> {
+    this.#watch?.close();
+    this.#watch = undefined;
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+    this.#debounce = undefined;
+    if (this.#stabilityTimer !== undefined) {
+      clearTimeout(this.#stabilityTimer.timer);
+      this.#stabilityTimer.resolve();
+    }
+    await super.close();
+    await this.#running?.catch(() => undefined);
+  }
+
+  #signal(reason: 'event' | 'poll'): void {
+    if (this.closed) return;
+    if (reason === 'poll') {
+      void this.#runRefresh();
+      return;
+    }
+    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
+    this.#debounce = setTimeout(() => {
+      this.#debounce = undefined;
+      void this.#runRefresh();
+    }, this.#options.debounceMs);
+    this.#debounce.unref();
+  }
+
+  /** Serialises refreshes: one at a time, and one more if asked while running. */
+  #runRefresh(): Promise<void> {
+    if (this.#running !== undefined) {
+      this.#again = true;
+      return this.#running;
+    }
+    const run = async (): Promise<void> => {
+      do {
+        this.#again = false;
+        try {
+          await this.#refresh();
+        } catch (err) {
+          // Only a close() racing the refresh gets here; nothing is left to update.
+          if (!this.closed) this.#logger.error({ err }, 'identity refresh failed');
+        }
+      } while (this.#again && !this.closed);
+    };
+    this.#running = run().finally(() => {
+      this.#running = undefined;
+    });
+    return this.#running;
+  }
+
+  async #refresh(): Promise<void> {
+    let snapshot = await this.#read();
+    if (snapshot.digest === this.#lastDigest) return;
+    // A writer may still be busy: act only on content that two reads, a debounce apart, agree on.
+    for (let round = 0; round < MAX_STABILITY_ROUNDS && !this.closed; round++) {
+      await this.#pause(this.#options.debounceMs);
+      const again = await this.#read();
+      if (again.digest === snapshot.digest) break;
+      snapshot = again;
+    }
+    if (this.closed || snapshot.digest === this.#lastDigest) return;
+    this.#lastDigest = snapshot.digest;
+    if (!snapshot.ok) {
+      this.#rejected(snapshot.error);
+      return;
+    }
+    let identity: WorkloadIdentity;
+    try {
+      identity = this.#check(snapshot.material);
+    } catch (err) {
+      this.#rejected(
+        isCertboundError(err)
+          ? err
+          : new CertboundError(
+              'ERR_CERT_PARSE',
+              `${this.#options.certPath}: the files could not be checked.`,
+              {
+                cause: err,
+              },
+            ),
+      );
+      return;
+    }
+    this.#failures.reset();
+    if (this.closed) return;
+    const previous = this.current();
+    if (
+      previous.thumbprint === identity.thumbprint &&
+      previous.bundlePem === identity.bundlePem &&
+      previous.keyPem === identity.keyPem
+    )
+      return;
+    this.publish(identity);
+    this.#logger.info(
+      {
+        thumbprint: identity.thumbprint,
+        previousThumbprint: previous.thumbprint,
+        spiffeId: identity.spiffeId,
+        notAfter: identity.notAfter,
+        bundleSize: identity.bundle.length,
+      },
+      'identity rotated',
+    );
+  }
+
+  #rejected(error: CertboundError): void {
+    this.#failures.failure(
+      `${error.code}|${error.message}`,
+      { code: error.code, cert: this.#options.certPath },
+      `identity update rejected, keeping the current certificate: ${error.message}`,
+    );
+    this.reject(error);
+  }
+
+  #pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#stabilityTimer = undefined;
+        resolve();
+      }, ms);
+      timer.unref();
+      this.#stabilityTimer = { timer, resolve };
+    });
+  }
+
+  #check(material: IdentityMaterial): WorkloadIdentity {
+    const o = this.#options;
+    return checkIdentity(material, {
+      requireServerAuth: o.requireServerAuth,
+      origin: o.certPath,
+      ...(o.now !== undefined ? { now: o.now } : {}),
+    });
+  }
+
+  async #read(): Promise<Snapshot> {
+    const o = this.#options;
+    try {
+      const [certPem, keyPem, bundlePem] = await Promise.all([
+        readOne(o.certPath, 'certificate'),
+        readOne(o.keyPath, 'key'),
+        readOne(o.bundlePath, 'trust bundle'),
+      ]);
+      const digest = createHash('sha256')
+        .update(certPem)
+        .update('\0')
+        .update(keyPem)
+        .update('\0')
+        .update(bundlePem)
+        .digest('hex');
+      return { ok: true, material: { certPem, keyPem, bundlePem }, digest };
+    } catch (err) {
+      const error = isCertboundError(err)
+        ? err
+        : new CertboundError('ERR_FILE_UNREADABLE', `${o.certPath}: the files cannot be read.`);
+      return { ok: false, error, digest: `error:${error.code}:${error.message}` };
+    }
+  }
+}
