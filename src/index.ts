@@ -10,3 +10,11 @@ export * from './verify/index.js';
 export * from './identity/index.js';
 export { parseDuration } from './duration.js';
 export type { AccessToken, TokenRequest, TokenProvider } from './token/access-token.js';
+export {
+  TokenClient,
+  createTokenClient,
+  type TokenClientStats,
+  type TokenClientEndpoints,
+  type TokenClientOptions,
+  type TlsAuthMethod,
+} from './token/index.js';
