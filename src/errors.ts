@@ -334,6 +334,12 @@ export const ERROR_TABLE = {
     grpc: S.RESOURCE_EXHAUSTED,
     summary: 'The listener is at its connection limit.',
   },
+  ERR_INTERNAL: {
+    http: 500,
+    bearer: null,
+    grpc: S.INTERNAL,
+    summary: 'An unexpected internal error; the request was not forwarded.',
+  },
   // Configuration
   ERR_CONFIG_NOT_FOUND: {
     http: 500,

@@ -1,5 +1,60 @@
 /**
- * `certbound/http`: RFC 6750 error responses for bound-token verification.
- * The proxy and middleware land here as they are built.
+ * `certbound/http`: the verifying reverse proxy, the outbound token proxy, node:http /
+ * Express / Connect middleware and a Fastify plugin, all answering refusals with one
+ * RFC 6750 error response.
  */
 export { bearerTokenOf } from '../verify/bearer-token.js';
+export {
+  bearerErrorResponseOf,
+  writeBearerError,
+  type BearerErrorResponse,
+  type BearerErrorOptions,
+} from './bearer-error-response.js';
+export { connectionPeerOf, type AnyRequest } from './connection-peer.js';
+export {
+  verifyHttpRequest,
+  authorizationValuesOf,
+  tokenInQuery,
+  policyPathOf,
+  type HttpVerifyOptions,
+  type RoutePolicy,
+} from './verify-http-request.js';
+export {
+  certboundMiddleware,
+  principalOf,
+  attachPrincipal,
+  type CertboundHttpOptions,
+  type CertboundRequest,
+} from './middleware.js';
+export {
+  certboundFastify,
+  type FastifyLike,
+  type FastifyRequestLike,
+  type FastifyReplyLike,
+} from './fastify-plugin.js';
+export {
+  appRequestHeaders,
+  relayResponseHeaders,
+  type AppHeaderOptions,
+} from './forward-headers.js';
+export {
+  createInboundProxy,
+  type InboundProxy,
+  type InboundProxyOptions,
+  type InboundGrpcHandler,
+  type AnyResponse,
+} from './inbound-proxy.js';
+export {
+  startInboundListener,
+  type InboundListener,
+  type InboundListenerOptions,
+  type InboundLimits,
+} from './inbound-listener.js';
+export {
+  startOutboundListener,
+  type OutboundListener,
+  type OutboundListenerOptions,
+  type OutboundUpstream,
+} from './outbound-proxy.js';
+export { startAdminServer, type AdminServer, type AdminServerOptions } from './admin-server.js';
+export { writeGrpcError as writeGrpcTrailersOnly } from './grpc-trailers-only.js';

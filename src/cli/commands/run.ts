@@ -1,0 +1,30 @@
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../../config/load-config.js';
+import { createLogger } from '../../observability/logger.js';
+import { startSidecar } from '../../sidecar/start-sidecar.js';
+import type { Command } from '../command.js';
+
+/** `certbound run --config certbound.yaml` */
+export const run: Command = {
+  path: ['run'],
+  summary: 'run the sidecar (inbound verifying proxy, outbound token proxy, admin)',
+  usage: 'certbound run --config <certbound.yaml>',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: { config: { type: 'string', short: 'c', default: 'certbound.yaml' } },
+      strict: true,
+    });
+    // Validated before anything else: a bad file never opens a port.
+    const config = await loadConfigFile(values.config);
+    const logger = createLogger({ level: config.logLevel });
+    const sidecar = await startSidecar(config, { logger });
+    const signal = await new Promise<NodeJS.Signals>((resolve) => {
+      process.once('SIGTERM', () => resolve('SIGTERM'));
+      process.once('SIGINT', () => resolve('SIGINT'));
+    });
+    logger.info({ signal }, 'shutting down');
+    await sidecar.close();
+    return 0;
+  },
+};

@@ -1,0 +1,84 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { loadConfigFile } from '../../config/load-config.js';
+import { FileX509Source } from '../../identity/file-x509-source.js';
+import { SelfRenewingX509Source } from '../../identity/self-renewing-x509-source.js';
+import type { X509Source } from '../../identity/x509-source.js';
+import type { TokenRequest } from '../../token/access-token.js';
+import { TokenClient } from '../../token/token-client.js';
+import { UsageError, type Command } from '../command.js';
+
+/** `certbound token --config f [--upstream name | --audience a --resource r --scope s]` */
+export const token: Command = {
+  path: ['token'],
+  summary: 'print a certificate-bound access token (for debugging with curl)',
+  usage:
+    'certbound token --config <certbound.yaml> [--upstream <name> | --audience <a>] [--resource <uri>] [--scope "<s>"] [--json]',
+  async run(args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        config: { type: 'string', short: 'c', default: 'certbound.yaml' },
+        upstream: { type: 'string' },
+        audience: { type: 'string' },
+        resource: { type: 'string' },
+        scope: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    });
+    const config = await loadConfigFile(values.config);
+    if (config.token === undefined) throw new UsageError('the configuration has no token section');
+    let request: TokenRequest = {
+      ...(values.audience !== undefined ? { audience: values.audience } : {}),
+      ...(values.resource !== undefined ? { resource: values.resource } : {}),
+      ...(values.scope !== undefined ? { scope: values.scope } : {}),
+    };
+    if (values.upstream !== undefined) {
+      const u = config.outbound?.upstreams.find((x) => x.name === values.upstream);
+      if (u === undefined) throw new UsageError(`no upstream named "${values.upstream}"`);
+      request = {
+        ...(u.audience !== undefined ? { audience: u.audience } : {}),
+        ...(u.resource !== undefined ? { resource: u.resource } : {}),
+        ...(u.scope !== undefined ? { scope: u.scope } : {}),
+        ...request,
+      };
+    }
+    const id = config.identity;
+    const source: X509Source =
+      id.dev !== undefined
+        ? await SelfRenewingX509Source.create({
+            ca: { caDir: id.dev.caDir },
+            name: id.dev.name,
+            ...(id.dev.spiffeId !== undefined ? { spiffeId: id.dev.spiffeId } : {}),
+            ttlMs: id.dev.ttl,
+          })
+        : await FileX509Source.create({
+            certPath: id.certPath as string,
+            keyPath: id.keyPath as string,
+            bundlePath: id.bundlePath as string,
+          });
+    const t = config.token;
+    const client = new TokenClient({
+      source,
+      clientId: t.clientId,
+      ...(t.issuer !== undefined ? { issuer: t.issuer } : {}),
+      ...(t.tokenEndpoint !== undefined ? { tokenEndpoint: t.tokenEndpoint } : {}),
+      authMethod: t.authMethod,
+      ...(t.asCaFile !== undefined ? { ca: await readFile(t.asCaFile, 'utf8') } : {}),
+      timeoutMs: t.timeout,
+    });
+    try {
+      const access = await client.get(request);
+      process.stdout.write(
+        values.json
+          ? `${JSON.stringify({ access_token: access.accessToken, token_type: access.tokenType, expires_at: access.expiresAt.toISOString(), x5t_s256: access.thumbprint })}\n`
+          : `${access.accessToken}\n`,
+      );
+    } finally {
+      await client.close();
+      await source.close();
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,255 @@
+import { z } from 'zod';
+import { parseDuration } from '../duration.js';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** A duration written as `500ms`, `30s`, `5m`, `24h` (or a number of milliseconds). */
+const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
+  try {
+    return parseDuration(value);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: 'is not a duration' });
+    return z.NEVER;
+  }
+});
+
+const port = z.number().int().min(0).max(65535);
+const host = z.string().min(1);
+const nonEmpty = z.string().min(1);
+const stringList = z.union([nonEmpty, z.array(nonEmpty).min(1)]);
+
+const httpUrl = z.string().refine((value) => {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'http:' || url.protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'is not an http(s) URL');
+
+const httpsUrl = z.string().refine((value) => {
+  try {
+    return new URL(value).protocol === 'https:';
+  } catch {
+    return false;
+  }
+}, 'is not an https URL');
+
+const identitySchema = z
+  .strictObject({
+    certPath: nonEmpty.optional(),
+    keyPath: nonEmpty.optional(),
+    bundlePath: nonEmpty.optional(),
+    pollInterval: duration.default(1000),
+    dev: z
+      .strictObject({
+        caDir: nonEmpty,
+        name: nonEmpty,
+        spiffeId: nonEmpty.optional(),
+        ttl: duration.default(3_600_000),
+      })
+      .optional(),
+  })
+  .superRefine((value, ctx) => {
+    const files = [value.certPath, value.keyPath, value.bundlePath];
+    const someFiles = files.some((f) => f !== undefined);
+    if (value.dev !== undefined && someFiles) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['dev'],
+        message: 'cannot be combined with certPath/keyPath/bundlePath (choose one identity)',
+      });
+    } else if (value.dev === undefined) {
+      for (const key of ['certPath', 'keyPath', 'bundlePath'] as const) {
+        if (value[key] === undefined)
+          ctx.addIssue({ code: 'custom', path: [key], message: 'is required' });
+      }
+    }
+  });
+
+const policySchema = z.strictObject({
+  prefix: z.string().startsWith('/'),
+  clientIds: z.array(nonEmpty).optional(),
+  spiffeIds: z.array(nonEmpty).optional(),
+  scopes: z.array(nonEmpty).optional(),
+});
+
+const inboundSchema = z.strictObject({
+  host: host.default('0.0.0.0'),
+  port: port.default(15443),
+  app: z.strictObject({ url: httpUrl, grpcUrl: httpUrl.optional() }),
+  keepAuthorization: z.boolean().default(false),
+  identityHeaderPrefix: z
+    .string()
+    .regex(/^[a-z0-9-]+-$/, 'must be lower-case letters, digits and dashes, ending in "-"')
+    .default('x-certbound-'),
+  limits: z
+    .strictObject({
+      maxHeaderBytes: z.number().int().min(1024).default(16_384),
+      requestTimeout: duration.default(300_000),
+      headersTimeout: duration.default(60_000),
+      keepAliveTimeout: duration.default(5_000),
+      maxConnections: z.number().int().min(1).default(10_000),
+      appTimeout: duration.default(30_000),
+    })
+    .prefault({}),
+  policies: z.array(policySchema).default([]),
+});
+
+const verifySchema = z
+  .strictObject({
+    issuer: stringList,
+    audience: stringList,
+    jwksUri: httpUrl.optional(),
+    jwksCaFile: nonEmpty.optional(),
+    jwksFile: nonEmpty.optional(),
+    algorithms: z.array(nonEmpty).min(1).optional(),
+    types: z.array(nonEmpty).min(1).optional(),
+    clockTolerance: duration.default(30_000),
+    maxTokenBytes: z.number().int().min(256).default(8192),
+    cacheSize: z.number().int().min(0).default(10_000),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.jwksUri === undefined) === (value.jwksFile === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwksUri'],
+        message: 'exactly one of jwksUri or jwksFile is required',
+      });
+    }
+  });
+
+const tokenSchema = z
+  .strictObject({
+    issuer: httpsUrl.optional(),
+    tokenEndpoint: httpsUrl.optional(),
+    clientId: nonEmpty,
+    authMethod: z
+      .enum(['tls_client_auth', 'self_signed_tls_client_auth'])
+      .default('tls_client_auth'),
+    asCaFile: nonEmpty.optional(),
+    timeout: duration.default(10_000),
+    refreshAt: z.number().gt(0).lt(1).default(0.7),
+  })
+  .superRefine((value, ctx) => {
+    if (value.issuer === undefined && value.tokenEndpoint === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['issuer'],
+        message: 'one of issuer or tokenEndpoint is required',
+      });
+    }
+  });
+
+const upstreamSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9._-]*$/, 'must be lower-case letters, digits, ".", "_" or "-"'),
+  url: httpsUrl,
+  audience: nonEmpty.optional(),
+  resource: nonEmpty.optional(),
+  scope: z.union([z.string(), z.array(nonEmpty)]).optional(),
+  spiffeId: z.string().startsWith('spiffe://').optional(),
+});
+
+const outboundSchema = z
+  .strictObject({
+    host: host.default('127.0.0.1'),
+    port: port.default(15001),
+    allowNonLoopback: z.boolean().default(false),
+    upstreams: z.array(upstreamSchema).default([]),
+  })
+  .superRefine((value, ctx) => {
+    if (!value.allowNonLoopback && !isLoopback(value.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: 'is not a loopback address (set outbound.allowNonLoopback: true to allow it)',
+      });
+    }
+    const seen = new Set<string>();
+    value.upstreams.forEach((u, i) => {
+      if (seen.has(u.name))
+        ctx.addIssue({ code: 'custom', path: ['upstreams', i, 'name'], message: 'is duplicated' });
+      seen.add(u.name);
+    });
+  });
+
+const adminSchema = z.strictObject({
+  host: host.default('127.0.0.1'),
+  port: port.default(15000),
+});
+
+const localApiSchema = z
+  .strictObject({
+    socket: nonEmpty.optional(),
+    host: host.default('127.0.0.1'),
+    port: port.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if ((value.socket === undefined) === (value.port === undefined)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['socket'],
+        message: 'exactly one of socket or port is required',
+      });
+    }
+  });
+
+/** True for 127.0.0.0/8, ::1 and `localhost`. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+/** The schema of `certbound.yaml` (zod 4, strict: unknown keys are errors). */
+export const configSchema = z
+  .strictObject({
+    logLevel: z.enum(LOG_LEVELS).default('info'),
+    shutdownGrace: duration.default(10_000),
+    identity: identitySchema,
+    inbound: inboundSchema.optional(),
+    verify: verifySchema.optional(),
+    token: tokenSchema.optional(),
+    outbound: outboundSchema.optional(),
+    admin: adminSchema.optional(),
+    localApi: localApiSchema.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.inbound !== undefined && value.verify === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['verify'],
+        message: 'is required when inbound is configured',
+      });
+    }
+    if (
+      (value.outbound?.upstreams.length ?? 0) + (value.localApi === undefined ? 0 : 1) > 0 &&
+      value.token === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['token'],
+        message: 'is required when outbound upstreams or localApi are configured',
+      });
+    }
+    if (
+      value.inbound === undefined &&
+      value.outbound === undefined &&
+      value.localApi === undefined
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['inbound'],
+        message: 'nothing to run: configure inbound, outbound or localApi',
+      });
+    }
+  });
+
+/** A validated configuration, durations in milliseconds, every default applied. */
+export type CertboundConfig = z.output<typeof configSchema>;
+/** What a configuration file may contain. */
+export type CertboundConfigInput = z.input<typeof configSchema>;
+/** One route policy of the inbound listener. */
+export type InboundPolicyConfig = z.output<typeof policySchema>;
+/** One outbound upstream. */
+export type UpstreamConfig = z.output<typeof upstreamSchema>;

@@ -1,0 +1,191 @@
+import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
+import type { IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
+import { CertboundError } from '../errors.js';
+import { followSecureContext, tlsOptionsOf } from '../identity/follow-secure-context.js';
+import type { X509Source } from '../identity/x509-source.js';
+import type { Logger } from '../observability/logger.js';
+import type { SidecarMetrics } from '../observability/metrics.js';
+import { bearerErrorResponseOf } from './bearer-error-response.js';
+import type { AnyRequest } from './connection-peer.js';
+import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
+
+/** Limits of the inbound listener, in bytes and milliseconds. */
+export interface InboundLimits {
+  /** Largest request header block (HTTP/1.1 parser limit → 431). Default 16 KiB. */
+  readonly maxHeaderBytes?: number;
+  /** Whole request must arrive within this time (HTTP/1.1). Default 300 s. */
+  readonly requestTimeoutMs?: number;
+  /** Request headers must arrive within this time (HTTP/1.1). Default 60 s. */
+  readonly headersTimeoutMs?: number;
+  /** Idle keep-alive connections (and idle HTTP/2 sessions) close after this. Default 5 s. */
+  readonly keepAliveTimeoutMs?: number;
+  /** Further connections are closed at once. Default 10 000. */
+  readonly maxConnections?: number;
+}
+
+/** Options of {@link startInboundListener}. */
+export interface InboundListenerOptions {
+  /** Our identity: server certificate, key and the bundle that client certificates must chain to. */
+  readonly source: X509Source;
+  /** The request handlers. */
+  readonly proxy: Pick<InboundProxy, 'handleRequest' | 'handleUpgrade'>;
+  readonly host?: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
+  readonly limits?: InboundLimits;
+  readonly logger: Logger;
+  readonly metrics?: SidecarMetrics;
+}
+
+/** A running inbound listener. */
+export interface InboundListener {
+  readonly server: Http2SecureServer;
+  readonly host: string;
+  readonly port: number;
+  /** True once {@link InboundListener.drain} started. */
+  readonly draining: boolean;
+  /**
+   * Stops accepting, lets in-flight requests finish (HTTP/2 sessions get GOAWAY, idle
+   * HTTP/1.1 connections close, busy ones close after their response), then destroys
+   * whatever is left after `graceMs`. Resolves when every connection is closed.
+   */
+  drain(graceMs: number): Promise<void>;
+}
+
+function rawErrorResponse(err: CertboundError): string {
+  const response = bearerErrorResponseOf(err);
+  const lines = [`HTTP/1.1 ${response.status} ${err.code}`];
+  for (const [k, v] of Object.entries(response.headers)) lines.push(`${k}: ${v}`);
+  lines.push('connection: close', '', response.body);
+  return lines.join('\r\n');
+}
+
+/**
+ * Starts the mTLS inbound listener: TLS ≥ 1.2, client certificates required and verified
+ * against the bundle at the handshake (RFC 8705 §3 needs a verified certificate), HTTP/1.1
+ * and HTTP/2 by ALPN. The server context follows `source` (rotation without restart).
+ */
+export async function startInboundListener(
+  options: InboundListenerOptions,
+): Promise<InboundListener> {
+  const limits = options.limits ?? {};
+  const maxHeaderBytes = limits.maxHeaderBytes ?? 16_384;
+  const keepAlive = limits.keepAliveTimeoutMs ?? 5_000;
+  const logger = options.logger;
+  const server = createSecureServer({
+    ...tlsOptionsOf(options.source.current()),
+    allowHTTP1: true,
+    requestCert: true,
+    rejectUnauthorized: true,
+    maxSessionMemory: 20,
+  });
+  // HTTP/1.1 limits: the http2 server hands HTTP/1.1 connections to node:http's parser,
+  // which reads these properties.
+  const http1 = server as unknown as Record<string, unknown>;
+  http1['maxHeaderSize'] = maxHeaderBytes;
+  http1['requestTimeout'] = limits.requestTimeoutMs ?? 300_000;
+  http1['headersTimeout'] = limits.headersTimeoutMs ?? 60_000;
+  http1['keepAliveTimeout'] = keepAlive;
+  server.maxConnections = limits.maxConnections ?? 10_000;
+  const unfollow = followSecureContext(server, options.source, {
+    onError: (err) => logger.error({ err }, 'inbound TLS context update failed'),
+  });
+
+  let draining = false;
+  const sockets = new Set<TLSSocket>();
+  const sessions = new Set<Http2Session>();
+  const inflight = new WeakMap<object, number>();
+
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket);
+    options.metrics?.activeConnections.inc({ listener: 'inbound' });
+    socket.once('close', () => {
+      sockets.delete(socket);
+      options.metrics?.activeConnections.dec({ listener: 'inbound' });
+    });
+  });
+  server.on('session', (session: Http2Session) => {
+    sessions.add(session);
+    // Idle HTTP/2 session (no frames for the keep-alive time): GOAWAY, streams finish.
+    session.setTimeout(keepAlive, () => session.close());
+    session.once('close', () => sessions.delete(session));
+    if (draining) session.close();
+  });
+  server.on('tlsClientError', (err: Error & { code?: string }) => {
+    logger.debug({ code: err.code, reason: err.message }, 'TLS handshake refused');
+  });
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    if (err.code === 'HPE_HEADER_OVERFLOW') {
+      socket.end(rawErrorResponse(new CertboundError('ERR_HEADERS_TOO_LARGE')));
+    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      socket.end(rawErrorResponse(new CertboundError('ERR_REQUEST_TIMEOUT')));
+    } else {
+      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    }
+    options.metrics?.inboundRequests.inc({
+      result: 'rejected',
+      code: err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : (err.code ?? 'unknown'),
+    });
+  });
+  server.on('request', (req: AnyRequest, res: AnyResponse) => {
+    const conn = req.socket as object;
+    if (req.httpVersionMajor === 1) {
+      inflight.set(conn, (inflight.get(conn) ?? 0) + 1);
+      res.once('close', () => {
+        const left = (inflight.get(conn) ?? 1) - 1;
+        inflight.set(conn, left);
+        if (draining && left === 0) req.socket.end();
+      });
+    }
+    options.proxy.handleRequest(req, res);
+  });
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    options.proxy.handleUpgrade(req, socket, head);
+  });
+
+  const host = options.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  server.on('error', (err) => logger.error({ err }, 'inbound listener error'));
+  const port = (server.address() as AddressInfo).port;
+
+  return {
+    server,
+    host,
+    port,
+    get draining() {
+      return draining;
+    },
+    async drain(graceMs: number): Promise<void> {
+      draining = true;
+      unfollow();
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      for (const socket of sockets) {
+        if ((inflight.get(socket) ?? 0) === 0 && socket.alpnProtocol !== 'h2') socket.end();
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<'expired'>((resolve) => {
+        timer = setTimeout(() => resolve('expired'), graceMs);
+        timer.unref();
+      });
+      const outcome = await Promise.race([closed.then(() => 'closed' as const), expired]);
+      clearTimeout(timer);
+      if (outcome === 'expired') {
+        logger.warn({ connections: sockets.size }, 'drain grace expired; closing connections');
+        for (const session of sessions) session.destroy();
+        for (const socket of sockets) socket.destroy();
+        await closed;
+      }
+    },
+  };
+}

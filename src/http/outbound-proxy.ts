@@ -1,0 +1,309 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { checkServerIdentity, type PeerCertificate } from 'node:tls';
+import { Agent } from 'undici';
+import { CertboundError, isCertboundError } from '../errors.js';
+import { tlsOptionsOf } from '../identity/follow-secure-context.js';
+import type { WorkloadIdentity } from '../identity/workload-identity.js';
+import type { X509Source } from '../identity/x509-source.js';
+import type { Logger } from '../observability/logger.js';
+import type { SidecarMetrics } from '../observability/metrics.js';
+import type { AccessToken, TokenProvider, TokenRequest } from '../token/access-token.js';
+import { writeBearerError } from './bearer-error-response.js';
+import { relayResponseHeaders } from './forward-headers.js';
+
+/** One peer the app may call through the outbound listener. */
+export interface OutboundUpstream {
+  /** First path segment: `http://127.0.0.1:15001/<name>/…`. */
+  readonly name: string;
+  /** Where the peer's sidecar listens, e.g. `https://payments:15443` (a path is a prefix). */
+  readonly url: string;
+  /** `audience` of the token request. */
+  readonly audience?: string;
+  /** RFC 8707 `resource` of the token request. */
+  readonly resource?: string;
+  /** Scopes to ask for. */
+  readonly scope?: string | readonly string[];
+  /** SPIFFE ID the server certificate must carry (replaces host-name checking). */
+  readonly spiffeId?: string;
+}
+
+/** Options of {@link startOutboundListener}. */
+export interface OutboundListenerOptions {
+  readonly source: X509Source;
+  readonly tokens: TokenProvider;
+  readonly upstreams: readonly OutboundUpstream[];
+  /** Default `127.0.0.1`. */
+  readonly host?: string;
+  /** Default 0 (any free port). */
+  readonly port?: number;
+  /** Allow a non-loopback `host`. Default false: the listener hands out our tokens. */
+  readonly allowNonLoopback?: boolean;
+  /** Upstream must answer headers within this time. Default 30 s. */
+  readonly timeoutMs?: number;
+  readonly logger: Logger;
+  readonly metrics?: SidecarMetrics;
+}
+
+/** A running outbound listener. */
+export interface OutboundListener {
+  readonly server: Server;
+  readonly host: string;
+  readonly port: number;
+  /** Stops accepting, waits for in-flight requests (at most `graceMs`), closes the pools. */
+  drain(graceMs: number): Promise<void>;
+}
+
+const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
+
+class UpstreamIdentityError extends Error {
+  readonly code = 'ERR_UPSTREAM_IDENTITY';
+}
+
+function causesOf(err: unknown): unknown[] {
+  const out: unknown[] = [];
+  let e: unknown = err;
+  for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
+    out.push(e);
+    e = (e as { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+function upstreamErrorOf(err: unknown, name: string): CertboundError {
+  const chain = causesOf(err);
+  if (chain.some((e) => (e as { code?: unknown }).code === 'ERR_UPSTREAM_IDENTITY'))
+    return new CertboundError(
+      'ERR_UPSTREAM_IDENTITY',
+      `Upstream "${name}" presented a certificate without the expected SPIFFE ID.`,
+    );
+  const code = chain.map((e) => (e as { code?: unknown }).code).find((c) => typeof c === 'string');
+  return new CertboundError(
+    'ERR_UPSTREAM_UNREACHABLE',
+    `Upstream "${name}" could not be reached over mTLS${typeof code === 'string' ? ` (${code})` : ''}.`,
+  );
+}
+
+function spiffeCheck(expected: string) {
+  return (_host: string, cert: PeerCertificate): Error | undefined => {
+    const ids = (cert.subjectaltname ?? '')
+      .split(', ')
+      .filter((e) => e.startsWith('URI:spiffe://'))
+      .map((e) => e.slice(4));
+    // SPIFFE X.509-SVID §2: exactly one URI SAN; authorize by ID, not by host name.
+    return ids.length === 1 && ids[0] === expected
+      ? undefined
+      : new UpstreamIdentityError(`server SPIFFE ID is not ${expected}`);
+  };
+}
+
+/**
+ * Starts the outbound token proxy: `http://127.0.0.1:15001/<upstream>/<path>` (or, as an
+ * HTTP proxy, `http://<upstream>/<path>`) is forwarded to the upstream over mTLS with our
+ * certificate and a token bound to that same certificate.
+ *
+ * @throws TypeError for a non-loopback host without `allowNonLoopback`
+ */
+export async function startOutboundListener(
+  options: OutboundListenerOptions,
+): Promise<OutboundListener> {
+  const host = options.host ?? '127.0.0.1';
+  if (!LOOPBACK.test(host) && options.allowNonLoopback !== true) {
+    throw new TypeError(
+      `outbound host ${host} is not a loopback address; set allowNonLoopback to expose it`,
+    );
+  }
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const logger = options.logger;
+  const upstreams = new Map(
+    options.upstreams.map((u) => [u.name, { ...u, origin: new URL(u.url) }]),
+  );
+  // One agent per (upstream, identity): the token and the certificate always come from
+  // the same identity snapshot (RFC 8705 §3: the token is only good with that cert).
+  const agents = new Map<string, { identity: WorkloadIdentity; agent: Agent }>();
+
+  function agentFor(name: string, identity: WorkloadIdentity): Agent {
+    const known = agents.get(name);
+    if (known?.identity === identity) return known.agent;
+    const upstream = upstreams.get(name);
+    if (upstream === undefined) throw new CertboundError('ERR_UPSTREAM_UNKNOWN');
+    const agent = new Agent({
+      keepAliveTimeout: 4_000,
+      connect: {
+        ...tlsOptionsOf(identity),
+        ...(upstream.spiffeId !== undefined
+          ? { checkServerIdentity: spiffeCheck(upstream.spiffeId) }
+          : { checkServerIdentity }),
+      },
+    });
+    agents.set(name, { identity, agent });
+    // Retired agents finish their in-flight requests, then close.
+    if (known !== undefined) void known.agent.close().catch(() => undefined);
+    return agent;
+  }
+
+  async function tokenAndAgent(
+    name: string,
+    request: TokenRequest,
+  ): Promise<{ token: AccessToken; agent: Agent }> {
+    for (let attempt = 0; ; attempt++) {
+      const identity = options.source.current();
+      let token: AccessToken;
+      try {
+        token = await options.tokens.get(request);
+        options.metrics?.tokenFetches.inc({ result: 'ok' });
+      } catch (err) {
+        const code = isCertboundError(err) ? err.code : 'ERR_INTERNAL';
+        options.metrics?.tokenFetches.inc({ result: code });
+        throw new CertboundError(
+          'ERR_AS_UNAVAILABLE',
+          `No token for upstream "${name}": ${isCertboundError(err) ? `${err.code}: ${err.message}` : 'unexpected error'}`,
+          { cause: err },
+        );
+      }
+      // A rotation between the two reads: ask again so token and certificate match.
+      if (token.thumbprint === identity.thumbprint && options.source.current() === identity)
+        return { token, agent: agentFor(name, identity) };
+      if (attempt >= 3)
+        throw new CertboundError(
+          'ERR_AS_UNAVAILABLE',
+          `No token bound to the current certificate for upstream "${name}".`,
+        );
+    }
+  }
+
+  function route(req: IncomingMessage): { name: string; path: string } | undefined {
+    const url = req.url ?? '/';
+    if (/^https?:\/\//i.test(url)) {
+      // Forward-proxy form (RFC 9112 §3.2.2): the upstream name is the host.
+      const parsed = URL.parse(url);
+      return parsed === null
+        ? undefined
+        : { name: parsed.hostname, path: parsed.pathname + parsed.search };
+    }
+    const match = /^\/([^/?]+)(.*)$/.exec(url);
+    if (match === null) return undefined;
+    const rest = match[2] ?? '';
+    return { name: match[1] as string, path: rest.startsWith('/') ? rest : `/${rest}` };
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    const started = performance.now();
+    const target = route(req);
+    const upstream = target === undefined ? undefined : upstreams.get(target.name);
+    const done = (status: number, code: string | undefined): void => {
+      options.metrics?.outboundRequests.inc({
+        upstream: upstream?.name ?? 'unknown',
+        result: code ?? 'ok',
+      });
+      logger.info(
+        {
+          method: req.method,
+          upstream: upstream?.name,
+          status,
+          code,
+          durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+        },
+        'outbound request',
+      );
+    };
+    if (target === undefined || upstream === undefined) {
+      const err = new CertboundError(
+        'ERR_UPSTREAM_UNKNOWN',
+        `No upstream named "${(target?.name ?? '').slice(0, 64)}"; configured: ${[...upstreams.keys()].join(', ') || '(none)'}.`,
+      );
+      const response = writeBearerError(res, err);
+      done(response.status, response.code);
+      return;
+    }
+    const request: TokenRequest = {
+      ...(upstream.audience !== undefined ? { audience: upstream.audience } : {}),
+      ...(upstream.resource !== undefined ? { resource: upstream.resource } : {}),
+      ...(upstream.scope !== undefined ? { scope: upstream.scope } : {}),
+    };
+    const abort = new AbortController();
+    res.once('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    tokenAndAgent(upstream.name, request)
+      .then(({ token, agent }) => {
+        const headers = relayResponseHeaders(req.headers) as Record<string, string | string[]>;
+        delete headers['authorization'];
+        delete headers['expect'];
+        headers['host'] = upstream.origin.host;
+        headers['authorization'] = `Bearer ${token.accessToken}`;
+        const prefix = upstream.origin.pathname.replace(/\/$/, '');
+        const hasBody =
+          (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
+          req.headers['transfer-encoding'] !== undefined;
+        return agent.request({
+          origin: upstream.origin.origin,
+          method: req.method as 'GET',
+          path: prefix + target.path,
+          headers,
+          body: hasBody ? req : null,
+          signal: abort.signal,
+          headersTimeout: timeoutMs,
+          bodyTimeout: timeoutMs,
+        });
+      })
+      .then(
+        (answer) => {
+          if (res.destroyed) {
+            answer.body.destroy();
+            return;
+          }
+          res.writeHead(answer.statusCode, relayResponseHeaders(answer.headers));
+          answer.body.on('error', () => res.destroy());
+          res.once('close', () => {
+            if (!answer.body.readableEnded) answer.body.destroy();
+          });
+          answer.body.pipe(res);
+          res.once('finish', () => done(answer.statusCode, undefined));
+        },
+        (err: unknown) => {
+          if (abort.signal.aborted) return;
+          const error = isCertboundError(err) ? err : upstreamErrorOf(err, upstream.name);
+          if (!isCertboundError(err))
+            logger.warn({ code: error.code, reason: String(err) }, 'upstream request failed');
+          const response = writeBearerError(res, error);
+          done(response.status, response.code);
+        },
+      );
+  }
+
+  const server = createServer({ keepAliveTimeout: 5_000 }, handle);
+  let active = 0;
+  server.on('connection', (socket) => {
+    active++;
+    options.metrics?.activeConnections.inc({ listener: 'outbound' });
+    socket.once('close', () => {
+      active--;
+      options.metrics?.activeConnections.dec({ listener: 'outbound' });
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    server,
+    host,
+    port,
+    async drain(graceMs: number): Promise<void> {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), graceMs);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+      void active;
+      await Promise.all([...agents.values()].map((a) => a.agent.close().catch(() => undefined)));
+      agents.clear();
+    },
+  };
+}

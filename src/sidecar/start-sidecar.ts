@@ -1,0 +1,394 @@
+import { readFile } from 'node:fs/promises';
+import { Agent, fetch as undiciFetch } from 'undici';
+import type { CertboundConfig } from '../config/schema.js';
+import { CertboundError } from '../errors.js';
+import { FileX509Source } from '../identity/file-x509-source.js';
+import { watchIdentityStats } from '../identity/identity-stats.js';
+import { SelfRenewingX509Source } from '../identity/self-renewing-x509-source.js';
+import type { X509Source } from '../identity/x509-source.js';
+import { startAdminServer, type AdminServer } from '../http/admin-server.js';
+import { startInboundListener, type InboundListener } from '../http/inbound-listener.js';
+import {
+  createInboundProxy,
+  type InboundGrpcHandler,
+  type InboundProxy,
+} from '../http/inbound-proxy.js';
+import { startOutboundListener, type OutboundListener } from '../http/outbound-proxy.js';
+import { createGrpcForwarder, type GrpcForwarder } from '../grpc/grpc-forwarder.js';
+import { startLocalApi, type LocalApi } from '../grpc/local-api.js';
+import { createLogger, type Logger } from '../observability/logger.js';
+import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
+import type { TokenRequest } from '../token/access-token.js';
+import { TokenClient } from '../token/token-client.js';
+import { createVerifier, type Verifier } from '../verify/create-verifier.js';
+import type { JwksOption } from '../verify/options.js';
+import { Readiness } from './readiness.js';
+import { retryUntil } from './retry-until.js';
+
+/** Options of {@link startSidecar} that are not configuration. */
+export interface SidecarOptions {
+  /** Root logger. Default: pino JSON on stdout at `config.logLevel`. */
+  logger?: Logger;
+  /** Replaces the inbound gRPC handler (default: forward to `inbound.app.grpcUrl`, or UNIMPLEMENTED). */
+  inboundGrpcHandler?: InboundGrpcHandler;
+  /** Export node process metrics. Default true. */
+  processMetrics?: boolean;
+}
+
+/** Where a listener ended up. */
+export interface ListenerAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** A running sidecar. */
+export interface Sidecar {
+  readonly inbound: ListenerAddress | undefined;
+  readonly outbound: ListenerAddress | undefined;
+  readonly admin: ListenerAddress | undefined;
+  /** gRPC target of the local token API (`unix:/…` or `127.0.0.1:PORT`). */
+  readonly localApi: string | undefined;
+  readonly source: X509Source;
+  readonly metrics: SidecarMetrics;
+  /** True when identity, JWKS and (with upstreams) the token endpoint were reached, and not draining. */
+  ready(): boolean;
+  /** Resolves once {@link Sidecar.ready} is true (or rejects after `timeoutMs`). */
+  whenReady(timeoutMs?: number): Promise<void>;
+  /**
+   * Graceful stop: readiness false, stop accepting, in-flight requests finish (at most
+   * `shutdownGrace`), then sources, clients and the admin listener close.
+   */
+  close(): Promise<void>;
+}
+
+async function readText(path: string, key: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new CertboundError(
+      'ERR_FILE_UNREADABLE',
+      `${key}: ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+      { details: { key, path } },
+    );
+  }
+}
+
+async function sourceOf(config: CertboundConfig, logger: Logger): Promise<X509Source> {
+  const identity = config.identity;
+  const requireServerAuth = config.inbound !== undefined;
+  const log = logger.child({ component: 'identity' });
+  if (identity.dev !== undefined) {
+    return SelfRenewingX509Source.create({
+      ca: { caDir: identity.dev.caDir },
+      name: identity.dev.name,
+      ...(identity.dev.spiffeId !== undefined ? { spiffeId: identity.dev.spiffeId } : {}),
+      ttlMs: identity.dev.ttl,
+      requireServerAuth,
+      logger: log,
+    });
+  }
+  return FileX509Source.create({
+    certPath: identity.certPath as string,
+    keyPath: identity.keyPath as string,
+    bundlePath: identity.bundlePath as string,
+    pollIntervalMs: identity.pollInterval,
+    requireServerAuth,
+    logger: log,
+  });
+}
+
+async function jwksOptionOf(verify: NonNullable<CertboundConfig['verify']>): Promise<JwksOption> {
+  if (verify.jwksFile !== undefined) {
+    const text = await readText(verify.jwksFile, 'verify.jwksFile');
+    try {
+      return { keys: JSON.parse(text) as { keys: [] } };
+    } catch {
+      throw new CertboundError(
+        'ERR_CONFIG_INVALID',
+        `verify.jwksFile: ${verify.jwksFile} is not JSON.`,
+      );
+    }
+  }
+  return {
+    url: verify.jwksUri as string,
+    ...(verify.jwksCaFile !== undefined
+      ? { ca: await readText(verify.jwksCaFile, 'verify.jwksCaFile') }
+      : {}),
+  };
+}
+
+function tokenRequestOf(
+  u: NonNullable<CertboundConfig['outbound']>['upstreams'][number],
+): TokenRequest {
+  return {
+    ...(u.audience !== undefined ? { audience: u.audience } : {}),
+    ...(u.resource !== undefined ? { resource: u.resource } : {}),
+    ...(u.scope !== undefined ? { scope: u.scope } : {}),
+  };
+}
+
+/**
+ * The composition root: config → identity source → verifier → token client → listeners
+ * (inbound mTLS proxy, outbound token proxy, local token API, admin). Nothing is opened
+ * when a file named in the configuration cannot be read.
+ *
+ * @throws CertboundError when the identity, JWKS file or CA files are unusable
+ */
+export async function startSidecar(
+  config: CertboundConfig,
+  options: SidecarOptions = {},
+): Promise<Sidecar> {
+  const logger = options.logger ?? createLogger({ level: config.logLevel });
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const readiness = new Readiness();
+  let stopped = false;
+  const cleanups: Array<() => unknown> = [];
+  const closeAll = async (): Promise<void> => {
+    for (const cleanup of cleanups.reverse()) {
+      try {
+        await cleanup();
+      } catch (err) {
+        logger.warn({ err }, 'cleanup failed');
+      }
+    }
+  };
+
+  // Files first: a bad path fails before any port is opened.
+  const asCa =
+    config.token?.asCaFile !== undefined
+      ? await readText(config.token.asCaFile, 'token.asCaFile')
+      : undefined;
+  const jwks = config.verify !== undefined ? await jwksOptionOf(config.verify) : undefined;
+  const source = await sourceOf(config, logger);
+  cleanups.push(() => source.close());
+  readiness.require('identity', true);
+  const stats = watchIdentityStats(source);
+  cleanups.push(() => stats.close());
+  metrics.observeIdentity(() => stats);
+
+  let verifier: Verifier | undefined;
+  let tokens: TokenClient | undefined;
+  let inbound: InboundListener | undefined;
+  let proxy: InboundProxy | undefined;
+  let grpcForwarder: GrpcForwarder | undefined;
+  let outbound: OutboundListener | undefined;
+  let localApi: LocalApi | undefined;
+  let admin: AdminServer | undefined;
+  try {
+    if (config.verify !== undefined && jwks !== undefined) {
+      const v = config.verify;
+      verifier = createVerifier({
+        jwks,
+        issuer: v.issuer,
+        audience: v.audience,
+        ...(v.algorithms !== undefined ? { algorithms: v.algorithms } : {}),
+        ...(v.types !== undefined ? { types: v.types } : {}),
+        clockToleranceSec: v.clockTolerance / 1000,
+        maxTokenBytes: v.maxTokenBytes,
+        cacheSize: v.cacheSize,
+      });
+      const ver = verifier;
+      cleanups.push(() => ver.close());
+      metrics.observeVerifierCache(() => ver.stats());
+      if ('url' in jwks) {
+        readiness.require('jwks');
+        const agent = new Agent(jwks.ca !== undefined ? { connect: { ca: jwks.ca } } : {});
+        cleanups.push(() => agent.close());
+        // Readiness: the JWKS has been fetched once (the verifier keeps its own copy).
+        void retryUntil(
+          async () => {
+            const res = await undiciFetch(String(jwks.url), {
+              dispatcher: agent,
+              signal: AbortSignal.timeout(5_000),
+            });
+            const body = (await res.json()) as { keys?: unknown };
+            if (!res.ok || !Array.isArray(body.keys))
+              throw new Error(`JWKS answered ${res.status}`);
+          },
+          () => stopped,
+          (err, tries) =>
+            logger.warn(
+              { tries, reason: err instanceof Error ? err.message : String(err) },
+              'JWKS not reachable yet',
+            ),
+        ).then((ok) => ok && readiness.pass('jwks'));
+      }
+    }
+
+    if (config.token !== undefined) {
+      const t = config.token;
+      tokens = new TokenClient({
+        source,
+        clientId: t.clientId,
+        ...(t.issuer !== undefined ? { issuer: t.issuer } : {}),
+        ...(t.tokenEndpoint !== undefined ? { tokenEndpoint: t.tokenEndpoint } : {}),
+        authMethod: t.authMethod,
+        ...(asCa !== undefined ? { ca: asCa } : {}),
+        timeoutMs: t.timeout,
+        refreshAtFraction: t.refreshAt,
+        logger,
+      });
+      const client = tokens;
+      cleanups.push(() => client.close());
+      const upstreams = config.outbound?.upstreams ?? [];
+      if (upstreams.length > 0) {
+        readiness.require('tokenEndpoint');
+        // Readiness: one token obtained; it also warms the cache for the first calls.
+        void retryUntil(
+          () => Promise.all(upstreams.map((u) => client.get(tokenRequestOf(u)))),
+          () => stopped,
+          (err, tries) =>
+            logger.warn(
+              { tries, code: err instanceof CertboundError ? err.code : undefined },
+              'token endpoint not reachable yet',
+            ),
+        ).then((ok) => ok && readiness.pass('tokenEndpoint'));
+      }
+    }
+
+    if (config.inbound !== undefined && verifier !== undefined) {
+      const inb = config.inbound;
+      if (options.inboundGrpcHandler === undefined && inb.app.grpcUrl !== undefined) {
+        grpcForwarder = createGrpcForwarder({
+          verifier,
+          appUrl: inb.app.grpcUrl,
+          policies: inb.policies,
+          identityHeaderPrefix: inb.identityHeaderPrefix,
+          keepAuthorization: inb.keepAuthorization,
+          onReject: (error) =>
+            metrics.inboundRequests.inc({ result: 'rejected', code: error.code }),
+        });
+        const fwd = grpcForwarder;
+        cleanups.push(() => fwd.close());
+      }
+      const grpcHandler = options.inboundGrpcHandler ?? grpcForwarder;
+      const listenerRef: { current?: InboundListener } = {};
+      proxy = createInboundProxy({
+        verifier,
+        policies: inb.policies,
+        appUrl: inb.app.url,
+        keepAuthorization: inb.keepAuthorization,
+        identityHeaderPrefix: inb.identityHeaderPrefix,
+        maxHeaderBytes: inb.limits.maxHeaderBytes,
+        appTimeoutMs: inb.limits.appTimeout,
+        ...(grpcHandler !== undefined ? { inboundGrpcHandler: grpcHandler } : {}),
+        logger: logger.child({ component: 'inbound' }),
+        metrics,
+        draining: () => listenerRef.current?.draining ?? false,
+      });
+      const prx = proxy;
+      cleanups.push(() => prx.close());
+      const listener = await startInboundListener({
+        source,
+        proxy,
+        host: inb.host,
+        port: inb.port,
+        limits: {
+          maxHeaderBytes: inb.limits.maxHeaderBytes,
+          requestTimeoutMs: inb.limits.requestTimeout,
+          headersTimeoutMs: inb.limits.headersTimeout,
+          keepAliveTimeoutMs: inb.limits.keepAliveTimeout,
+          maxConnections: inb.limits.maxConnections,
+        },
+        logger: logger.child({ component: 'inbound' }),
+        metrics,
+      });
+      inbound = listener;
+      listenerRef.current = listener;
+      cleanups.push(() => listener.drain(0));
+    }
+
+    if (config.outbound !== undefined && tokens !== undefined) {
+      const out = config.outbound;
+      outbound = await startOutboundListener({
+        source,
+        tokens,
+        upstreams: out.upstreams,
+        host: out.host,
+        port: out.port,
+        allowNonLoopback: out.allowNonLoopback,
+        logger: logger.child({ component: 'outbound' }),
+        metrics,
+      });
+      const o = outbound;
+      cleanups.push(() => o.drain(0));
+    }
+
+    if (config.localApi !== undefined && tokens !== undefined) {
+      const api = config.localApi;
+      localApi = await startLocalApi({
+        tokens,
+        source,
+        ...(api.socket !== undefined
+          ? { socketPath: api.socket }
+          : { host: api.host, port: api.port }),
+      });
+      const l = localApi;
+      cleanups.push(() => l.close());
+    }
+
+    if (config.admin !== undefined) {
+      admin = await startAdminServer({
+        host: config.admin.host,
+        port: config.admin.port,
+        readiness: () => readiness.checks(),
+        registry: metrics.registry,
+        logger,
+      });
+      const a = admin;
+      cleanups.push(() => a.close());
+    }
+  } catch (err) {
+    stopped = true;
+    await closeAll();
+    throw err;
+  }
+
+  logger.info(
+    {
+      inbound: inbound && `${inbound.host}:${inbound.port}`,
+      outbound: outbound && `${outbound.host}:${outbound.port}`,
+      admin: admin && `${admin.host}:${admin.port}`,
+      localApi: localApi?.address,
+      spiffeId: source.current().spiffeId,
+    },
+    'certbound sidecar started',
+  );
+
+  let closing: Promise<void> | undefined;
+  return {
+    inbound: inbound && { host: inbound.host, port: inbound.port },
+    outbound: outbound && { host: outbound.host, port: outbound.port },
+    admin: admin && { host: admin.host, port: admin.port },
+    localApi: localApi?.address,
+    source,
+    metrics,
+    ready: () => readiness.ready,
+    whenReady(timeoutMs = 30_000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      return new Promise<void>((resolve, reject) => {
+        const check = (): void => {
+          if (readiness.ready) return resolve();
+          if (stopped || Date.now() > deadline)
+            return reject(new Error(`sidecar not ready: ${JSON.stringify(readiness.checks())}`));
+          setTimeout(check, 25).unref();
+        };
+        check();
+      });
+    },
+    close(): Promise<void> {
+      closing ??= (async () => {
+        readiness.drain();
+        stopped = true;
+        logger.info({ graceMs: config.shutdownGrace }, 'draining');
+        await Promise.all([
+          inbound?.drain(config.shutdownGrace),
+          outbound?.drain(config.shutdownGrace),
+        ]);
+        await closeAll();
+        logger.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}
