@@ -1,0 +1,45 @@
+import type { PeerCertificate } from 'node:tls';
+import { experimental, type ChannelCredentials, type ServerCredentials } from '@grpc/grpc-js';
+import type { X509Source } from '../identity/x509-source.js';
+import { X509CertificateProvider } from './certificate-provider.js';
+
+/** Options of {@link channelCredentialsFrom}. */
+export interface ChannelCredentialsOptions {
+  /**
+   * Checks the server certificate beyond chain validation (e.g. its SPIFFE ID). Return an
+   * Error to refuse the connection. Default: node's host name check against the target.
+   */
+  checkServerIdentity?: (hostname: string, cert: PeerCertificate) => Error | undefined;
+}
+
+/**
+ * Server credentials that follow `source`: the server presents the current workload
+ * certificate, trusts the current bundle and requires a verified client certificate.
+ * A rotation applies to new connections without restarting the server; set
+ * `grpc.max_connection_age_ms` on the server to recycle long-lived ones.
+ */
+export function serverCredentialsFrom(source: X509Source): ServerCredentials {
+  const provider = new X509CertificateProvider(source);
+  // grpc-js 1.14's factory passes its (ca, identity) arguments to a constructor that takes
+  // (identity, ca): one provider serving both roles makes the order irrelevant.
+  return experimental.createCertificateProviderServerCredentials(provider, provider, true);
+}
+
+/**
+ * Channel credentials that follow `source`: the client presents the current workload
+ * certificate and trusts the current bundle. New connections (e.g. after the server's
+ * max connection age) use the newest identity without recreating the client.
+ */
+export function channelCredentialsFrom(
+  source: X509Source,
+  options: ChannelCredentialsOptions = {},
+): ChannelCredentials {
+  const provider = new X509CertificateProvider(source);
+  return experimental.createCertificateProviderChannelCredentials(
+    provider,
+    provider,
+    options.checkServerIdentity === undefined
+      ? {}
+      : { checkServerIdentity: options.checkServerIdentity },
+  );
+}

@@ -1,0 +1,124 @@
+import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { spiffeIdOf } from '../binding/peer-identity.js';
+import { CertboundError, isCertboundError } from '../errors.js';
+import type { X509Source } from '../identity/x509-source.js';
+import type { TokenProvider, TokenRequest } from '../token/access-token.js';
+import { Http2SessionPool } from './http2-session-pool.js';
+import { forwardHeaders, relayGrpcStream } from './relay-grpc-stream.js';
+import { writeGrpcError } from './write-grpc-error.js';
+
+/** One gRPC upstream reached through the outbound listener. */
+export interface GrpcUpstream {
+  /** `https://host:port` of the upstream (its sidecar or a gRPC server with mTLS). */
+  url: string | URL;
+  /** `audience` of the token request. */
+  audience?: string;
+  /** RFC 8707 `resource` of the token request. */
+  resource?: string;
+  /** Scopes of the token request. */
+  scope?: string | readonly string[];
+  /** SPIFFE ID the upstream certificate must carry. Default: any cert trusted by the bundle. */
+  spiffeId?: string;
+}
+
+/** Options of {@link createGrpcOutboundForwarder}. */
+export interface GrpcOutboundForwarderOptions {
+  /** Hands out tokens bound to the certificate of `source`. */
+  tokens: TokenProvider;
+  upstream: GrpcUpstream;
+  /** The workload identity presented to the upstream; rotations open a new session. */
+  source: X509Source;
+}
+
+/** A node:http2 request handler for outbound gRPC, plus `close()`. */
+export interface GrpcOutboundForwarder {
+  (req: Http2ServerRequest, res: Http2ServerResponse): void;
+  /** Closes the upstream sessions and stops following the source. */
+  close(): Promise<void>;
+}
+
+/**
+ * The sidecar's outbound gRPC path: the local app speaks plaintext gRPC to the sidecar,
+ * which attaches `authorization: Bearer <bound token>` (replacing any the app sent) and
+ * relays the call to the upstream over mTLS with the current workload certificate. A
+ * rotation of `source` moves new calls to a new session (the token cache follows the new
+ * thumbprint). No token → trailers-only `UNAVAILABLE` with `ERR_AS_*`.
+ */
+export function createGrpcOutboundForwarder(
+  options: GrpcOutboundForwarderOptions,
+): GrpcOutboundForwarder {
+  const { tokens, source, upstream } = options;
+  const url = new URL(upstream.url);
+  if (url.protocol !== 'https:') throw new TypeError('upstream.url must be https://');
+  const request: TokenRequest = {
+    ...(upstream.audience !== undefined ? { audience: upstream.audience } : {}),
+    ...(upstream.resource !== undefined ? { resource: upstream.resource } : {}),
+    ...(upstream.scope !== undefined ? { scope: upstream.scope } : {}),
+  };
+  const checkUpstream = (socket: TLSSocket | Socket): void => {
+    if (upstream.spiffeId === undefined) return;
+    const cert = 'getPeerX509Certificate' in socket ? socket.getPeerX509Certificate() : undefined;
+    if (cert === undefined || spiffeIdOf(cert) !== upstream.spiffeId) {
+      throw new CertboundError('ERR_UPSTREAM_IDENTITY');
+    }
+  };
+  const pool = new Http2SessionPool(() => {
+    const identity = source.current();
+    const session = connect(url, {
+      cert: identity.chainPem,
+      key: identity.keyPem,
+      ca: identity.bundlePem,
+      minVersion: 'TLSv1.2',
+      ALPNProtocols: ['h2'],
+    });
+    session.unref();
+    return session;
+  }, checkUpstream);
+  // TLS fact: a session keeps the certificate it was opened with; recycle on rotation.
+  const unsubscribe = source.onUpdate(() => pool.recycle());
+
+  const forward = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
+    const stream = res.stream;
+    void (async () => {
+      try {
+        let token;
+        try {
+          token = await tokens.get(request);
+        } catch (err) {
+          throw isCertboundError(err) && err.code.startsWith('ERR_AS_')
+            ? err
+            : new CertboundError('ERR_AS_UNAVAILABLE', undefined, { cause: err });
+        }
+        let session;
+        try {
+          session = await pool.session();
+        } catch (err) {
+          throw isCertboundError(err)
+            ? err
+            : new CertboundError('ERR_UPSTREAM_UNREACHABLE', undefined, { cause: err });
+        }
+        if (stream.destroyed) return;
+        relayGrpcStream(
+          req,
+          res,
+          session,
+          forwardHeaders(req.headers, url, (name) => name === 'authorization', [
+            ['authorization', `Bearer ${token.accessToken}`],
+          ]),
+          'ERR_UPSTREAM_UNREACHABLE',
+        );
+      } catch (err) {
+        req.resume();
+        writeGrpcError(stream, err);
+      }
+    })();
+  };
+  return Object.assign(forward, {
+    close: async () => {
+      unsubscribe();
+      await pool.close();
+    },
+  });
+}

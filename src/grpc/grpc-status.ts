@@ -1,0 +1,28 @@
+import { CertboundError, isCertboundError } from '../errors.js';
+
+/** A gRPC status as certbound reports it: numeric code and secret-free details. */
+export interface GrpcStatus {
+  /** gRPC status code (from `ERROR_TABLE[code].grpc`). */
+  readonly code: number;
+  /** `"<ERR_CODE>: <message>"`, so clients can switch on the stable code. */
+  readonly details: string;
+}
+
+/**
+ * The gRPC status of a failure: a {@link CertboundError} maps through the error table;
+ * anything else becomes `ERR_INTERNAL` (its own text may not be secret-free).
+ */
+export function grpcStatusOf(err: unknown): GrpcStatus {
+  const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
+  return { code: error.mapping.grpc, details: detailsOf(error) };
+}
+
+/** `"<ERR_CODE>: <message>"` with characters that are illegal in a header value removed. */
+export function detailsOf(err: CertboundError): string {
+  return `${err.code}: ${err.message}`.replace(/[^\x20-\x7e]/g, '?');
+}
+
+/** The stable code at the start of gRPC status details, if there is one. */
+export function errorCodeOfDetails(details: string): string | undefined {
+  return /^(ERR_[A-Z0-9_]+):/.exec(details)?.[1];
+}

@@ -1,0 +1,122 @@
+import {
+  constants,
+  type ClientHttp2Session,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
+import { CertboundError, type ErrorCode } from '../errors.js';
+import { writeGrpcError } from './write-grpc-error.js';
+
+// RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'http2-settings',
+]);
+
+/**
+ * Request headers for the next hop: the caller's gRPC metadata minus pseudo-headers,
+ * hop-by-hop fields and whatever `drop` says, plus `extra`.
+ */
+export function forwardHeaders(
+  incoming: IncomingHttpHeaders,
+  target: URL,
+  drop: (name: string) => boolean,
+  extra: ReadonlyArray<[string, string]>,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {
+    ':method': 'POST',
+    ':scheme': target.protocol === 'https:' ? 'https' : 'http',
+    ':authority': target.host,
+    ':path': incoming[':path'] ?? '/',
+  };
+  for (const [name, value] of Object.entries(incoming)) {
+    if (name.startsWith(':') || HOP_BY_HOP.has(name) || drop(name) || value === undefined) continue;
+    out[name] = value;
+  }
+  for (const [name, value] of extra) out[name] = value;
+  return out;
+}
+
+/**
+ * Relays one gRPC call between a downstream node:http2 request and an upstream session:
+ * request body up, response headers, body and trailers (`grpc-status`, `grpc-message`)
+ * down, cancellation both ways. A failure before the response started is answered
+ * trailers-only with `unreachable` as the stable code.
+ */
+export function relayGrpcStream(
+  req: Http2ServerRequest,
+  res: Http2ServerResponse,
+  session: ClientHttp2Session,
+  headers: OutgoingHttpHeaders,
+  unreachable: ErrorCode,
+): void {
+  const downstream = res.stream;
+  let upstream;
+  try {
+    upstream = session.request(headers, { endStream: false });
+  } catch (err) {
+    writeGrpcError(downstream, new CertboundError(unreachable, undefined, { cause: err }));
+    return;
+  }
+  let trailers = false;
+  let finished = false;
+
+  upstream.on('response', (responseHeaders, flags) => {
+    if (downstream.destroyed) return;
+    const out = responseHeadersOf(responseHeaders);
+    // gRPC trailers-only answer from the app: pass it on as one HEADERS frame.
+    if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
+      finished = true;
+      downstream.respond(out, { endStream: true });
+      return;
+    }
+    downstream.respond(out, { waitForTrailers: true });
+    upstream.pipe(downstream, { end: false });
+  });
+  // The compat response owns `wantTrailers` on this stream and sends what addTrailers got.
+  upstream.on('trailers', (received: IncomingHttpHeaders) => {
+    trailers = true;
+    res.addTrailers(responseHeadersOf(received, false));
+  });
+  upstream.on('end', () => {
+    if (finished || !downstream.headersSent || downstream.destroyed) return;
+    finished = true;
+    if (!trailers) {
+      res.addTrailers({ 'grpc-status': '13', 'grpc-message': 'upstream sent no grpc-status' });
+    }
+    downstream.end();
+  });
+  upstream.on('error', (err) => {
+    if (finished) return;
+    writeGrpcError(downstream, new CertboundError(unreachable, undefined, { cause: err }));
+  });
+  upstream.on('close', () => {
+    if (finished || downstream.destroyed) return;
+    if (!downstream.headersSent) {
+      writeGrpcError(downstream, new CertboundError(unreachable));
+    } else if (upstream.rstCode !== undefined && upstream.rstCode !== constants.NGHTTP2_NO_ERROR) {
+      downstream.close(upstream.rstCode);
+    }
+  });
+  // The caller went away (cancel, deadline): cancel the upstream call too.
+  downstream.on('close', () => {
+    if (!upstream.closed && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
+  });
+  req.pipe(upstream);
+}
+
+function responseHeadersOf(headers: IncomingHttpHeaders, withStatus = true): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = withStatus ? { ':status': headers[':status'] ?? 200 } : {};
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.startsWith(':') || HOP_BY_HOP.has(name) || value === undefined) continue;
+    out[name] = value;
+  }
+  return out;
+}

@@ -1,0 +1,283 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  credentials as grpcCredentials,
+  ServerCredentials,
+  status,
+  type ServiceError,
+} from '@grpc/grpc-js';
+import { StaticX509Source } from '../../src/identity/static-x509-source.js';
+import { createVerifier, type Verifier } from '../../src/verify/create-verifier.js';
+import { CertboundError } from '../../src/errors.js';
+import {
+  channelCredentialsFrom,
+  createGrpcForwarder,
+  createGrpcOutboundForwarder,
+  errorCodeOfDetails,
+  type GrpcForwarder,
+  type GrpcOutboundForwarder,
+} from '../../src/grpc/index.js';
+import type { TokenProvider } from '../../src/token/access-token.js';
+import { createTestPki, type TestPki, type TestWorkload } from '../support/pki.js';
+import {
+  AUDIENCE,
+  ISSUER,
+  bidi,
+  createTokenMinter,
+  echoClient,
+  metadataOf,
+  serverStream,
+  startEchoServer,
+  unary,
+  type EchoClient,
+  type EchoServer,
+  type TokenMinter,
+} from '../support/grpc-echo.js';
+import { startH2cFront, startMtlsFront } from '../support/grpc-front.js';
+
+const material = (w: TestWorkload) => ({
+  certPem: w.certPem,
+  keyPem: w.keyPem,
+  bundlePem: w.bundlePem,
+});
+
+let pki: TestPki;
+let minter: TokenMinter;
+let verifier: Verifier;
+let app: EchoServer;
+let forwarder: GrpcForwarder;
+let deadForwarder: GrpcForwarder;
+let front: Awaited<ReturnType<typeof startMtlsFront>>;
+let deadFront: Awaited<ReturnType<typeof startMtlsFront>>;
+let orders: EchoClient;
+let attacker: EchoClient;
+const sources: StaticX509Source[] = [];
+const closers: Array<() => unknown> = [];
+
+beforeAll(async () => {
+  pki = await createTestPki(['orders', 'payments', 'attacker']);
+  minter = await createTokenMinter();
+  verifier = createVerifier({ jwks: { keys: minter.jwks }, issuer: ISSUER, audience: AUDIENCE });
+  // The app: plain grpc-js on loopback, no interceptor — the sidecar protects it.
+  app = await startEchoServer({ credentials: ServerCredentials.createInsecure() });
+  forwarder = createGrpcForwarder({
+    verifier,
+    appUrl: `http://127.0.0.1:${app.port}`,
+    policies: [{ prefix: '/demo.v1.Echo/', scopes: ['echo'] }],
+  });
+  front = await startMtlsFront(pki.workloads['payments']!, forwarder);
+  deadForwarder = createGrpcForwarder({ verifier, appUrl: 'http://127.0.0.1:1' });
+  deadFront = await startMtlsFront(pki.workloads['payments']!, deadForwarder);
+  const ordersSource = StaticX509Source.create(material(pki.workloads['orders']!));
+  const attackerSource = StaticX509Source.create(material(pki.workloads['attacker']!));
+  sources.push(ordersSource, attackerSource);
+  orders = echoClient(`127.0.0.1:${front.port}`, channelCredentialsFrom(ordersSource));
+  attacker = echoClient(`127.0.0.1:${front.port}`, channelCredentialsFrom(attackerSource));
+  closers.push(
+    () => orders.close(),
+    () => attacker.close(),
+  );
+});
+
+afterAll(async () => {
+  for (const close of closers) await close();
+  await front?.close();
+  await deadFront?.close();
+  await forwarder?.close();
+  await deadForwarder?.close();
+  await app?.close();
+  await verifier?.close();
+  for (const s of sources) await s.close();
+  await pki?.cleanup();
+});
+
+const ordersToken = () => minter.mint({ thumbprint: pki.workloads['orders']!.thumbprint });
+
+describe('createGrpcForwarder (inbound gRPC through the sidecar)', () => {
+  it('verifies the call and forwards it to the app with verified identity metadata only', async () => {
+    const token = await ordersToken();
+    const before = app.seen.length;
+    const md = metadataOf({
+      authorization: `Bearer ${token}`,
+      'x-certbound-client-id': 'admin',
+      'x-certbound-role': 'root',
+      'x-request-id': 'r-1',
+    });
+    const out = await unary(orders, { message: 'through' }, md);
+    expect(out.ok, out.ok ? '' : out.err.details).toBe(true);
+    if (!out.ok) return;
+    expect(out.res.message).toBe('through');
+    const seen = app.seen[before]!;
+    expect(seen.identityMetadata).toEqual({
+      'x-certbound-subject': 'orders',
+      'x-certbound-client-id': 'orders',
+      'x-certbound-spiffe-id': pki.workloads['orders']!.spiffeId,
+      'x-certbound-scope': 'echo',
+      'x-certbound-thumbprint': pki.workloads['orders']!.thumbprint,
+    });
+    expect(seen.hasAuthorization).toBe(false);
+  });
+
+  it('answers a stolen token with grpc-status 16 ERR_BINDING_MISMATCH; the app sees nothing', async () => {
+    const stolen = await ordersToken();
+    const before = app.seen.length;
+    const out = await unary(
+      attacker,
+      { message: 'steal' },
+      metadataOf({ authorization: `Bearer ${stolen}` }),
+    );
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.err.code).toBe(status.UNAUTHENTICATED);
+    expect(errorCodeOfDetails(out.err.details)).toBe('ERR_BINDING_MISMATCH');
+    expect(app.seen.length).toBe(before);
+  });
+
+  it('answers a call without a token with status 16 ERR_TOKEN_MISSING, and a policy refusal with 7', async () => {
+    const missing = await unary(orders, { message: 'x' });
+    expect(missing.ok).toBe(false);
+    if (missing.ok) return;
+    expect(missing.err.code).toBe(status.UNAUTHENTICATED);
+    expect(errorCodeOfDetails(missing.err.details)).toBe('ERR_TOKEN_MISSING');
+
+    const noScope = await minter.mint({
+      thumbprint: pki.workloads['orders']!.thumbprint,
+      scope: 'other',
+    });
+    const denied = await unary(
+      orders,
+      { message: 'x' },
+      metadataOf({ authorization: `Bearer ${noScope}` }),
+    );
+    expect(denied.ok).toBe(false);
+    if (denied.ok) return;
+    expect(denied.err.code).toBe(status.PERMISSION_DENIED);
+    expect(errorCodeOfDetails(denied.err.details)).toBe('ERR_INSUFFICIENT_SCOPE');
+  });
+
+  it('relays server-streaming and bidi calls with their trailers', async () => {
+    const md = () => metadataOf({ authorization: `Bearer ${token}` });
+    const token = await ordersToken();
+    const streamed = await serverStream(orders, { message: 's', count: 5 }, md());
+    expect(streamed.err).toBeUndefined();
+    expect(streamed.responses.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
+    const both = await bidi(orders, ['a', 'b', 'c'], md());
+    expect(both.err).toBeUndefined();
+    expect(both.responses.map((r) => r.message)).toEqual(['a', 'b', 'c']);
+  });
+
+  it("passes the app's own status back (trailers-only UNIMPLEMENTED for an unknown method)", async () => {
+    const token = await ordersToken();
+    const err = await new Promise<ServiceError | null>((resolve) =>
+      orders.makeUnaryRequest(
+        '/demo.v1.Echo/Nope',
+        (x: Buffer) => x,
+        (x: Buffer) => x,
+        Buffer.alloc(0),
+        metadataOf({ authorization: `Bearer ${token}` }),
+        { deadline: Date.now() + 10_000 },
+        (e) => resolve(e),
+      ),
+    );
+    expect(err?.code).toBe(status.UNIMPLEMENTED);
+  });
+
+  it('answers UNAVAILABLE ERR_APP_UNREACHABLE when the app is down', async () => {
+    const client = echoClient(`127.0.0.1:${deadFront.port}`, channelCredentialsFrom(sources[0]!));
+    closers.push(() => client.close());
+    const out = await unary(
+      client,
+      { message: 'x' },
+      metadataOf({ authorization: `Bearer ${await ordersToken()}` }),
+    );
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.err.code).toBe(status.UNAVAILABLE);
+    expect(errorCodeOfDetails(out.err.details)).toBe('ERR_APP_UNREACHABLE');
+  });
+});
+
+describe('createGrpcOutboundForwarder (outbound gRPC through the sidecar)', () => {
+  const provider = (fail = false): TokenProvider & { calls: number } => {
+    const p = {
+      calls: 0,
+      async get() {
+        p.calls++;
+        if (fail) throw new CertboundError('ERR_AS_UNAVAILABLE');
+        return {
+          accessToken: await ordersToken(),
+          tokenType: 'Bearer',
+          expiresAt: new Date(Date.now() + 300_000),
+          thumbprint: pki.workloads['orders']!.thumbprint,
+        };
+      },
+    };
+    return p;
+  };
+
+  async function outboundClient(
+    tokens: TokenProvider,
+    spiffeId?: string,
+  ): Promise<{ client: EchoClient; forwarder: GrpcOutboundForwarder }> {
+    const out = createGrpcOutboundForwarder({
+      tokens,
+      source: sources[0]!,
+      upstream: {
+        url: `https://localhost:${front.port}`,
+        audience: AUDIENCE,
+        scope: 'echo',
+        ...(spiffeId !== undefined ? { spiffeId } : {}),
+      },
+    });
+    const listener = await startH2cFront(out);
+    const client = echoClient(`127.0.0.1:${listener.port}`, grpcCredentials.createInsecure());
+    closers.push(
+      () => client.close(),
+      () => listener.close(),
+      () => out.close(),
+    );
+    return { client, forwarder: out };
+  }
+
+  it('attaches a bound token and presents the workload certificate: app → outbound → inbound → app', async () => {
+    const tokens = provider();
+    const { client } = await outboundClient(tokens, pki.workloads['payments']!.spiffeId);
+    const before = app.seen.length;
+    // Whatever the app sends as authorization is replaced.
+    const out = await unary(
+      client,
+      { message: 'chain' },
+      metadataOf({ authorization: 'Bearer forged.token.x' }),
+    );
+    expect(out.ok, out.ok ? '' : out.err.details).toBe(true);
+    expect(app.seen[before]?.identityMetadata['x-certbound-thumbprint']).toBe(
+      pki.workloads['orders']!.thumbprint,
+    );
+    const streamed = await bidi(client, ['x', 'y']);
+    expect(streamed.err?.details).toBeUndefined();
+    expect(streamed.responses.map((r) => r.message)).toEqual(['x', 'y']);
+    expect(tokens.calls).toBe(2);
+  });
+
+  it('fails with UNAVAILABLE ERR_AS_UNAVAILABLE when no token can be had', async () => {
+    const { client } = await outboundClient(provider(true));
+    const before = app.seen.length;
+    const out = await unary(client, { message: 'x' });
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.err.code).toBe(status.UNAVAILABLE);
+    expect(errorCodeOfDetails(out.err.details)).toBe('ERR_AS_UNAVAILABLE');
+    expect(app.seen.length).toBe(before);
+  });
+
+  it('refuses an upstream whose certificate has another SPIFFE ID (ERR_UPSTREAM_IDENTITY)', async () => {
+    const { client } = await outboundClient(
+      provider(),
+      'spiffe://demo.local/ns/default/sa/someone-else',
+    );
+    const out = await unary(client, { message: 'x' });
+    expect(out.ok).toBe(false);
+    if (out.ok) return;
+    expect(out.err.code).toBe(status.UNAVAILABLE);
+    expect(errorCodeOfDetails(out.err.details)).toBe('ERR_UPSTREAM_IDENTITY');
+  });
+});

@@ -1,0 +1,69 @@
+import {
+  createSecureServer,
+  createServer,
+  type Http2SecureServer,
+  type Http2Server,
+  type Http2ServerRequest,
+  type Http2ServerResponse,
+  type ServerHttp2Session,
+} from 'node:http2';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { peerIdentityOf, type PeerIdentity } from '../../src/binding/peer-identity.js';
+import type { TestWorkload } from './pki.js';
+
+/** A node:http2 mTLS listener that hands every request to `handler` with its peer identity. */
+export async function startMtlsFront(
+  workload: TestWorkload,
+  handler: (req: Http2ServerRequest, res: Http2ServerResponse, peer: PeerIdentity | null) => void,
+): Promise<{ server: Http2SecureServer; port: number; close(): Promise<void> }> {
+  const peers = new WeakMap<TLSSocket, PeerIdentity | null>();
+  const server = createSecureServer(
+    {
+      cert: workload.certPem,
+      key: workload.keyPem,
+      ca: workload.bundlePem,
+      requestCert: true,
+      rejectUnauthorized: true,
+      allowHTTP1: true,
+    },
+    (req, res) => {
+      const socket = req.socket as TLSSocket;
+      let peer = peers.get(socket);
+      if (peer === undefined) {
+        const cert = socket.getPeerX509Certificate();
+        peer = socket.authorized && cert ? peerIdentityOf(cert) : null;
+        peers.set(socket, peer);
+      }
+      handler(req, res, peer);
+    },
+  );
+  return listen(server);
+}
+
+/** A plaintext (h2c) node:http2 listener on 127.0.0.1, as the sidecar's outbound side. */
+export async function startH2cFront(
+  handler: (req: Http2ServerRequest, res: Http2ServerResponse) => void,
+): Promise<{ server: Http2Server; port: number; close(): Promise<void> }> {
+  return listen(createServer(handler));
+}
+
+async function listen<S extends Http2Server | Http2SecureServer>(
+  server: S,
+): Promise<{ server: S; port: number; close(): Promise<void> }> {
+  const sessions = new Set<ServerHttp2Session>();
+  server.on('session', (s) => {
+    sessions.add(s);
+    s.on('close', () => sessions.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sessions) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
