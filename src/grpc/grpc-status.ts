@@ -1,4 +1,5 @@
 import { CertboundError, isCertboundError } from '../errors.js';
+import { grpcDetailsOf } from '../grpc-trailers-only.js';
 
 /** A gRPC status as certbound reports it: numeric code and secret-free details. */
 export interface GrpcStatus {
@@ -18,9 +19,7 @@ export function grpcStatusOf(err: unknown): GrpcStatus {
 }
 
 /** `"<ERR_CODE>: <message>"` with characters that are illegal in a header value removed. */
-export function detailsOf(err: CertboundError): string {
-  return `${err.code}: ${err.message}`.replace(/[^\x20-\x7e]/g, '?');
-}
+export const detailsOf: (err: CertboundError) => string = grpcDetailsOf;
 
 /** The stable code at the start of gRPC status details, if there is one. */
 export function errorCodeOfDetails(details: string): string | undefined {
