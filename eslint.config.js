@@ -10,6 +10,7 @@ export default tseslint.config(
       'certs/**',
       'coverage/**',
       'bench/results/**',
+      '.tmp/**',
       'eslint.config.js',
     ],
   },
