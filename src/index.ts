@@ -18,3 +18,11 @@ export {
   type TokenClientOptions,
   type TlsAuthMethod,
 } from './token/index.js';
+export { startSidecar, type Sidecar, type SidecarOptions } from './sidecar/index.js';
+export {
+  loadConfigFile,
+  parseConfig,
+  parseConfigText,
+  type CertboundConfig,
+  type CertboundConfigInput,
+} from './config/index.js';
