@@ -65,3 +65,12 @@ retire-ca: build ## remove the old CA from every bundle
 
 certs-status: build ## subject, SPIFFE ID, thumbprint, issuer and expiry of each certificate
 	$(CLI) certs status --dir $(CERTS_DIR)
+
+.PHONY: demo demo-up
+DEMO := node dist/src/devstack/demo/main.js --certs $(CERTS_DIR)
+
+demo: build certs ## the one-command tour: dev AS + two services + sidecars, narrated attack and rotation
+	$(DEMO)
+
+demo-up: build certs ## start the demo stack and keep it running (Ctrl-C stops it); prints endpoints and curl commands
+	$(DEMO) --up
