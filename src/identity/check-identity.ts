@@ -1,4 +1,4 @@
-import type { X509Certificate} from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { spiffeIdOf } from '../binding/peer-identity.js';
 import { thumbprintOf } from '../binding/thumbprint.js';
