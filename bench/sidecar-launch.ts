@@ -1,0 +1,106 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { request } from 'undici';
+import type { BenchEnv } from './bench-env.js';
+import { freePort, pinned, ROOT, stop } from './processes.js';
+
+/** A `certbound run` process of the built CLI. */
+export interface SidecarUnderTest {
+  readonly child: ChildProcess;
+  readonly pid: number;
+  readonly inboundPort: number;
+  readonly adminPort: number;
+  /** From spawn to the first `/readyz` 200, in milliseconds. */
+  readonly readyMs: number;
+  stop(): Promise<void>;
+}
+
+/** Options of {@link startSidecarUnderTest}. */
+export interface SidecarLaunchOptions {
+  name: string;
+  appUrl: string;
+  grpcAppUrl?: string;
+  logLevel: 'warn' | 'info';
+  cpu: number | undefined;
+}
+
+async function readyz(port: number): Promise<boolean> {
+  try {
+    const res = await request(`http://127.0.0.1:${port}/readyz`);
+    await res.body.dump();
+    return res.statusCode === 200;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Writes a config (mTLS inbound → app, JWKS from a file, admin) and runs the built CLI
+ * (`node dist/src/cli/main.js run --config …`) pinned to `cpu`; resolves at `/readyz` 200.
+ * Logs go to /dev/null (`info` = one access-log line per request, as in production).
+ */
+export async function startSidecarUnderTest(
+  env: BenchEnv,
+  o: SidecarLaunchOptions,
+): Promise<SidecarUnderTest> {
+  const inboundPort = await freePort();
+  const adminPort = await freePort();
+  const config = {
+    logLevel: o.logLevel,
+    identity: {
+      certPath: env.server.certPath,
+      keyPath: env.server.keyPath,
+      bundlePath: env.caPath,
+    },
+    inbound: {
+      host: '127.0.0.1',
+      port: inboundPort,
+      app: { url: o.appUrl, ...(o.grpcAppUrl !== undefined ? { grpcUrl: o.grpcAppUrl } : {}) },
+    },
+    verify: { issuer: env.issuer.issuer, audience: env.issuer.audience, jwksFile: env.jwksPath },
+    admin: { host: '127.0.0.1', port: adminPort },
+  };
+  const configPath = join(env.dir, `${o.name}.json`);
+  await writeFile(configPath, JSON.stringify(config, null, 2));
+  const childEnv: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith('CERTBOUND_')) childEnv[k] = v;
+  }
+  const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const [cmd, args] = pinned(o.cpu, process.execPath, [cli, 'run', '--config', configPath]);
+  const started = performance.now();
+  const child = spawn(cmd, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-4000)));
+  const deadline = started + 30_000;
+  while (!(await readyz(adminPort))) {
+    if (child.exitCode !== null || performance.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`sidecar ${o.name} not ready (exit ${child.exitCode}): ${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const readyMs = performance.now() - started;
+  return {
+    child,
+    pid: child.pid!,
+    inboundPort,
+    adminPort,
+    readyMs,
+    stop: () => stop(child),
+  };
+}
+
+/** Reads one counter (summed over labels) from the sidecar's `/metrics`. */
+export async function counterOf(adminPort: number, name: string): Promise<number> {
+  const res = await request(`http://127.0.0.1:${adminPort}/metrics`);
+  const text = await res.body.text();
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
+      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+    }
+  }
+  return sum;
+}
