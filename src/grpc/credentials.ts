@@ -1,5 +1,11 @@
 import type { PeerCertificate } from 'node:tls';
-import { experimental, type ChannelCredentials, type ServerCredentials } from '@grpc/grpc-js';
+import {
+  credentials,
+  experimental,
+  type ChannelCredentials,
+  type ServerCredentials,
+} from '@grpc/grpc-js';
+import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import type { X509Source } from '../identity/x509-source.js';
 import { X509CertificateProvider } from './certificate-provider.js';
 
@@ -38,6 +44,26 @@ export function channelCredentialsFrom(
   return experimental.createCertificateProviderChannelCredentials(
     provider,
     provider,
+    options.checkServerIdentity === undefined
+      ? {}
+      : { checkServerIdentity: options.checkServerIdentity },
+  );
+}
+
+/**
+ * Channel credentials pinned to one identity snapshot: every connection of the channel
+ * presents this certificate and trusts this bundle, whatever the source does later. Used by
+ * {@link rotatingClient}, which makes one channel per identity, so that a channel and the
+ * tokens it sends always agree on the certificate (RFC 8705 §3).
+ */
+export function channelCredentialsOf(
+  identity: WorkloadIdentity,
+  options: ChannelCredentialsOptions = {},
+): ChannelCredentials {
+  return credentials.createSsl(
+    Buffer.from(identity.bundlePem),
+    Buffer.from(identity.keyPem),
+    Buffer.from(identity.chainPem),
     options.checkServerIdentity === undefined
       ? {}
       : { checkServerIdentity: options.checkServerIdentity },

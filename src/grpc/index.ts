@@ -13,6 +13,7 @@ export { boundTokenClientInterceptor } from './client-interceptor.js';
 export {
   serverCredentialsFrom,
   channelCredentialsFrom,
+  channelCredentialsOf,
   type ChannelCredentialsOptions,
 } from './credentials.js';
 export { X509CertificateProvider } from './certificate-provider.js';

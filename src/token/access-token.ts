@@ -19,12 +19,26 @@ export interface AccessToken {
   readonly thumbprint: string;
 }
 
+/** Options of {@link TokenProvider.get}. */
+export interface TokenGetOptions {
+  /**
+   * x5t#S256 of the certificate the caller's connection presents. Without it the token is
+   * bound to the current certificate. With it the token is bound to exactly that one — after
+   * a rotation, a connection opened with the previous certificate (e.g. a gRPC channel still
+   * draining) keeps getting the previous certificate's token until it expires, so its calls
+   * never carry a token bound to a certificate they do not present (RFC 8705 §3).
+   */
+  readonly thumbprint?: string;
+}
+
 /** Anything that hands out bound tokens: the TokenClient, or a test double. */
 export interface TokenProvider {
   /**
-   * A token for `request`, bound to the current workload certificate.
+   * A token for `request`, bound to the current workload certificate (or to
+   * `options.thumbprint`).
    *
-   * @throws CertboundError ERR_AS_UNAVAILABLE (and other ERR_AS_*) when none can be had.
+   * @throws CertboundError ERR_AS_UNAVAILABLE (and other ERR_AS_*) when none can be had;
+   *   ERR_TOKEN_NOT_BOUND when no valid token is held for a rotated-away `thumbprint`.
    */
-  get(request: TokenRequest): Promise<AccessToken>;
+  get(request: TokenRequest, options?: TokenGetOptions): Promise<AccessToken>;
 }

@@ -9,7 +9,7 @@ import {
 import { CertboundError } from '../errors.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import type { Logger } from '../observability/logger.js';
-import type { AccessToken, TokenProvider, TokenRequest } from './access-token.js';
+import type { AccessToken, TokenGetOptions, TokenProvider, TokenRequest } from './access-token.js';
 import { backoffDelay } from './backoff.js';
 import { discoverAuthorizationServer } from './discover-authorization-server.js';
 import { mapAsError } from './map-as-error.js';
@@ -51,6 +51,8 @@ export interface TokenClientEndpoints {
 interface Slot {
   readonly request: NormalizedTokenRequest;
   token: AccessToken | undefined;
+  /** The token of the previous certificate, kept for connections still presenting it. */
+  retired: AccessToken | undefined;
   /** Asked for since its token was obtained or its last background attempt. */
   used: boolean;
   inflight: { readonly thumbprint: string; readonly promise: Promise<AccessToken> } | undefined;
@@ -169,11 +171,15 @@ export class TokenClient implements TokenProvider {
    * @throws CertboundError `ERR_AS_UNAVAILABLE`, `ERR_AS_TIMEOUT`, `ERR_AS_ERROR`,
    *   `ERR_AS_RESPONSE`, `ERR_TOKEN_NOT_BOUND`, `ERR_DISCOVERY`; TypeError on a bad request.
    */
-  async get(request: TokenRequest = {}): Promise<AccessToken> {
+  async get(request: TokenRequest = {}, options: TokenGetOptions = {}): Promise<AccessToken> {
     const normalized = normalizeTokenRequest(request);
     this.#assertOpen();
     await this.start();
     const slot = this.#slotFor(normalized);
+    const pinned = options.thumbprint;
+    if (pinned !== undefined && pinned !== this.#opts.source.current().thumbprint) {
+      return this.#retiredToken(slot, pinned);
+    }
     for (let attempt = 0; attempt <= MAX_ROTATION_RETRIES; attempt++) {
       this.#assertOpen();
       slot.used = true;
@@ -193,11 +199,31 @@ export class TokenClient implements TokenProvider {
       const token = await this.#obtain(slot, identity, false);
       // RFC 8705 §3: the token must match the certificate the caller's connection presents;
       // when the identity rotated during the request, fetch again with the new one.
-      if (token.thumbprint === this.#opts.source.current().thumbprint) return token;
+      if (token.thumbprint === (pinned ?? this.#opts.source.current().thumbprint)) return token;
+      if (pinned !== undefined && pinned !== this.#opts.source.current().thumbprint) {
+        return this.#retiredToken(slot, pinned);
+      }
     }
     throw new CertboundError(
       'ERR_AS_UNAVAILABLE',
       'The workload certificate rotated during every token request; try again.',
+    );
+  }
+
+  /** A still-valid token bound to a certificate that was rotated away (or in flight for it). */
+  async #retiredToken(slot: Slot, thumbprint: string): Promise<AccessToken> {
+    if (slot.inflight?.thumbprint === thumbprint) {
+      const token = await slot.inflight.promise.catch(() => undefined);
+      if (token?.thumbprint === thumbprint && Date.now() < token.expiresAt.getTime()) return token;
+    }
+    const retired = slot.retired;
+    if (retired?.thumbprint === thumbprint && Date.now() < retired.expiresAt.getTime()) {
+      this.#counts.hits++;
+      return retired;
+    }
+    throw new CertboundError(
+      'ERR_TOKEN_NOT_BOUND',
+      'No valid token is held for the requested certificate: it is not the current one and was rotated away.',
     );
   }
 
@@ -230,6 +256,7 @@ export class TokenClient implements TokenProvider {
       if (slot === undefined) continue;
       this.#clearTimer(slot);
       slot.token = undefined;
+      slot.retired = undefined;
       slot.failures = 0;
       slot.retryAt = 0;
       slot.lastError = undefined;
@@ -244,6 +271,7 @@ export class TokenClient implements TokenProvider {
     for (const slot of this.#slots.values()) {
       this.#clearTimer(slot);
       slot.token = undefined;
+      slot.retired = undefined;
     }
     this.#slots.clear();
     await this.#agents.close();
@@ -259,6 +287,7 @@ export class TokenClient implements TokenProvider {
       slot = {
         request,
         token: undefined,
+        retired: undefined,
         used: false,
         inflight: undefined,
         failures: 0,
@@ -332,8 +361,13 @@ export class TokenClient implements TokenProvider {
     slot.failures = 0;
     slot.retryAt = 0;
     slot.lastError = undefined;
-    // A token for a certificate rotated away meanwhile is never cached.
-    if (this.#closed || token.thumbprint !== this.#opts.source.current().thumbprint) return;
+    if (this.#closed) return;
+    // A token for a certificate rotated away meanwhile is only kept for connections that
+    // still present that certificate (pinned requests); it is never handed out otherwise.
+    if (token.thumbprint !== this.#opts.source.current().thumbprint) {
+      slot.retired = token;
+      return;
+    }
     slot.token = token;
     slot.used = false;
     const lifetime = token.expiresAt.getTime() - requestedAt;
@@ -388,6 +422,7 @@ export class TokenClient implements TokenProvider {
       const wasInUse = slot.token !== undefined || slot.used;
       this.#clearTimer(slot);
       if (slot.token !== undefined && slot.token.thumbprint !== identity.thumbprint) {
+        slot.retired = slot.token;
         slot.token = undefined;
       }
       // A new certificate may cure an authentication failure: no backoff carried over.

@@ -74,13 +74,16 @@ afterAll(async () => {
   await pki?.cleanup();
 });
 
-/** Behaves like the TokenClient: a cached token per (current) certificate thumbprint. */
+/**
+ * Behaves like the TokenClient: a cached token per certificate thumbprint, for the current
+ * certificate or the one a pinned request names.
+ */
 function tokensFollowing(source: StaticX509Source): TokenProvider & { mints: number } {
   const cache = new Map<string, Promise<AccessToken>>();
   const provider = {
     mints: 0,
-    get() {
-      const thumbprint = source.current().thumbprint;
+    get(_request: unknown, options: { thumbprint?: string } = {}) {
+      const thumbprint = options.thumbprint ?? source.current().thumbprint;
       let token = cache.get(thumbprint);
       if (token === undefined) {
         provider.mints++;
@@ -103,9 +106,13 @@ describe('certificate rotation under gRPC traffic', () => {
     const tokens = tokensFollowing(clientSource);
     rc = rotatingClient(
       clientSource,
-      (credentials) =>
+      (credentials, identity) =>
         echoClient(`127.0.0.1:${server.port}`, credentials, [
-          boundTokenClientInterceptor(tokens, { audience: AUDIENCE }),
+          boundTokenClientInterceptor(
+            tokens,
+            { audience: AUDIENCE },
+            { thumbprint: identity.thumbprint },
+          ),
         ]),
       { closeGraceMs: 2_000 },
     );
