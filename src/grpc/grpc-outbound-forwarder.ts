@@ -64,6 +64,8 @@ export function createGrpcOutboundForwarder(
       throw new CertboundError('ERR_UPSTREAM_IDENTITY');
     }
   };
+  // The certificate each session presents, so its calls carry tokens bound to it.
+  const sessionThumbprints = new WeakMap<object, string>();
   const pool = new Http2SessionPool(() => {
     const identity = source.current();
     const session = connect(url, {
@@ -74,6 +76,7 @@ export function createGrpcOutboundForwarder(
       ALPNProtocols: ['h2'],
     });
     session.unref();
+    sessionThumbprints.set(session, identity.thumbprint);
     return session;
   }, checkUpstream);
   // TLS fact: a session keeps the certificate it was opened with; recycle on rotation.
@@ -83,14 +86,6 @@ export function createGrpcOutboundForwarder(
     const stream = res.stream;
     void (async () => {
       try {
-        let token;
-        try {
-          token = await tokens.get(request);
-        } catch (err) {
-          throw isCertboundError(err) && err.code.startsWith('ERR_AS_')
-            ? err
-            : new CertboundError('ERR_AS_UNAVAILABLE', undefined, { cause: err });
-        }
         let session;
         try {
           session = await pool.session();
@@ -98,6 +93,17 @@ export function createGrpcOutboundForwarder(
           throw isCertboundError(err)
             ? err
             : new CertboundError('ERR_UPSTREAM_UNREACHABLE', undefined, { cause: err });
+        }
+        // RFC 8705 §3: the token must be bound to the certificate this session presents,
+        // even when the source rotated after the session was opened.
+        const thumbprint = sessionThumbprints.get(session);
+        let token;
+        try {
+          token = await tokens.get(request, thumbprint !== undefined ? { thumbprint } : {});
+        } catch (err) {
+          throw isCertboundError(err) && err.code.startsWith('ERR_AS_')
+            ? err
+            : new CertboundError('ERR_AS_UNAVAILABLE', undefined, { cause: err });
         }
         if (stream.destroyed) return;
         relayGrpcStream(
