@@ -71,3 +71,4 @@ const server = createServer(
 );
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 process.stdout.write(`${JSON.stringify({ port: (server.address() as AddressInfo).port })}\n`);
+process.on('SIGTERM', () => process.exit(0));

@@ -102,12 +102,27 @@ export function createVerifier(options: VerifierOptions): Verifier {
     return claims;
   }
 
+  // Per connection (its PeerIdentity object), the last token verified on it: keep-alive
+  // traffic re-sends the same token, and this skips hashing, the LRU and building the
+  // Principal. Expiry and the binding are still checked on every call.
+  const lastOnConnection = new WeakMap<PeerIdentity, { token: string; principal: Principal }>();
+
   return {
     async verify(token: string, peer: PeerInput): Promise<Principal> {
       // The peer is resolved first: a request without a verified certificate is refused
       // before any token work is done.
       if (peer === null || peer === undefined) throw new CertboundError('ERR_PEER_CERT_MISSING');
-      const identity = isPeerIdentity(peer) ? peer : peerIdentityOf(peer);
+      const peerIsIdentity = isPeerIdentity(peer);
+      const identity = peerIsIdentity ? peer : peerIdentityOf(peer);
+      const last = peerIsIdentity ? lastOnConnection.get(peer) : undefined;
+      if (last !== undefined && last.token === token) {
+        if (opts.now() >= last.principal.expiresAt.getTime() + toleranceMs) {
+          throw new CertboundError('ERR_TOKEN_EXPIRED');
+        }
+        checkBinding(last.principal.claims, identity.thumbprint);
+        cache.hits++;
+        return last.principal;
+      }
       if (typeof token !== 'string' || token.length === 0)
         throw new CertboundError('ERR_TOKEN_MISSING');
       if (Buffer.byteLength(token, 'utf8') > opts.maxTokenBytes) {
@@ -124,7 +139,9 @@ export function createVerifier(options: VerifierOptions): Verifier {
         throw new CertboundError('ERR_TOKEN_EXPIRED');
       }
       checkBinding(claims, identity.thumbprint);
-      return principalOf(claims, identity);
+      const principal = Object.freeze(principalOf(claims, identity));
+      if (peerIsIdentity) lastOnConnection.set(peer, { token, principal });
+      return principal;
     },
     stats: () => ({ cacheHits: cache.hits, cacheMisses: cache.misses, cacheSize: cache.size }),
     close: () => keys.close(),

@@ -260,6 +260,32 @@ describe('createVerifier: RFC 9068 + RFC 8705 table', () => {
     expect(v.stats().cacheHits).toBeGreaterThanOrEqual(5);
   });
 
+  it('per-connection memo: same token on one connection is a hit; exp and binding still checked', async () => {
+    let clock = Date.now();
+    const v = createVerifier({
+      jwks: { keys: as.jwks() },
+      issuer: as.issuer,
+      audience: as.audience,
+      clockToleranceSec: 0,
+      now: () => clock,
+    });
+    const token = await as.sign(orders.thumbprint, { exp: Math.floor(clock / 1000) + 60 });
+    const connection = { thumbprint: orders.thumbprint, spiffeId: orders.spiffeId };
+    const first = await v.verify(token, connection);
+    const hits = v.stats().cacheHits;
+    expect(await v.verify(token, connection)).toBe(first);
+    expect(v.stats().cacheHits).toBe(hits + 1);
+    expect(Object.isFrozen(first)).toBe(true);
+    // Another connection (another certificate) never benefits from this connection's memo.
+    expect(await codeOf(v.verify(token, { thumbprint: attacker.thumbprint }))).toBe(
+      'ERR_BINDING_MISMATCH',
+    );
+    // A different token on the same connection is verified in full.
+    expect(await codeOf(v.verify(await as.sign(undefined), connection))).toBe('ERR_CNF_MISSING');
+    clock += 61_000;
+    expect(await codeOf(v.verify(token, connection))).toBe('ERR_TOKEN_EXPIRED');
+  });
+
   it.each([['none'], ['HS256'], ['hs512']])('refuses to be configured with %s', (alg) => {
     expect(() =>
       createVerifier({
