@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
+import { listen } from './listen.js';
 
 /** Named readiness checks; the listener is ready when every value is true. */
 export type ReadinessChecks = Readonly<Record<string, boolean>>;
@@ -63,13 +64,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port, host);
   return {
     server,
     host,

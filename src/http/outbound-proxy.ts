@@ -11,6 +11,7 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import type { AccessToken, TokenProvider, TokenRequest } from '../token/access-token.js';
 import { writeBearerError } from './bearer-error-response.js';
 import { relayResponseHeaders } from './forward-headers.js';
+import { listen } from './listen.js';
 
 /** One peer the app may call through the outbound listener. */
 export interface OutboundUpstream {
@@ -282,13 +283,7 @@ export async function startOutboundListener(
       options.metrics?.activeConnections.dec({ listener: 'outbound' });
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port, host);
   const port = (server.address() as AddressInfo).port;
   return {
     server,

@@ -1,5 +1,5 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
-import { access, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spiffeIdOf } from '../binding/peer-identity.js';
 import { thumbprintOf } from '../binding/thumbprint.js';
@@ -7,21 +7,13 @@ import { writeFileAtomic } from './atomic-write.js';
 import { caDirPaths, issueWorkload, workloadPaths } from './dev-ca-store.js';
 import { createDevCa, type IssuedCertificate, type KeyType } from './dev-ca.js';
 import { parsePemCertificates } from './pem.js';
+import { pathExists } from './path-exists.js';
 
 /** Folder of a CA directory holding the CA replaced by {@link rotateCa}, until {@link retireCa}. */
 export const PREVIOUS_CA_DIR = 'ca-previous';
 
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Names of the workloads of a CA directory: sub-folders holding a `cert.pem`. */
 export async function listWorkloads(dir: string): Promise<string[]> {
@@ -30,7 +22,7 @@ export async function listWorkloads(dir: string): Promise<string[]> {
   for (const e of entries) {
     if (!e.isDirectory() || e.name === 'ca' || e.name === PREVIOUS_CA_DIR || e.name.startsWith('.'))
       continue;
-    if (await exists(workloadPaths(dir, e.name).cert)) names.push(e.name);
+    if (await pathExists(workloadPaths(dir, e.name).cert)) names.push(e.name);
   }
   return names.sort();
 }
@@ -114,7 +106,7 @@ export async function rotateCa(
   options: { ttlMs?: number; bundleOnly?: boolean } = {},
 ): Promise<{ workloads: Array<{ name: string; thumbprint: string }>; caThumbprint: string }> {
   const previousDir = join(dir, PREVIOUS_CA_DIR);
-  if (await exists(previousDir))
+  if (await pathExists(previousDir))
     throw new Error(
       `a previous CA is still in ${previousDir}: run "certbound certs retire-ca --dir ${dir}" (make retire-ca) before rotating again`,
     );
@@ -207,7 +199,7 @@ export async function certsStatusOf(
     statusOf('ca', await readFile(caDirPaths(dir).caCert, 'utf8'), now),
   ];
   const previous = join(dir, PREVIOUS_CA_DIR, 'ca.pem');
-  if (await exists(previous))
+  if (await pathExists(previous))
     rows.push(statusOf(PREVIOUS_CA_DIR, await readFile(previous, 'utf8'), now));
   for (const name of await listWorkloads(dir))
     rows.push(statusOf(name, await readFile(workloadPaths(dir, name).cert, 'utf8'), now));

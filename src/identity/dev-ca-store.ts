@@ -1,4 +1,4 @@
-import { access, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from './atomic-write.js';
 import {
@@ -9,6 +9,7 @@ import {
   type IssueOptions,
   type IssuedCertificate,
 } from './dev-ca.js';
+import { pathExists } from './path-exists.js';
 
 /**
  * Layout of a dev CA directory (default `certs/`):
@@ -39,15 +40,6 @@ export function workloadPaths(
   };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * Creates the CA in `dir` unless one exists (then it is loaded and kept: `make certs`
  * is idempotent). `force` replaces it.
@@ -59,7 +51,7 @@ export async function initCaDir(
   options: { force?: boolean; ttlMs?: number } = {},
 ): Promise<{ ca: DevCa; created: boolean }> {
   const paths = caDirPaths(dir);
-  if (!options.force && (await exists(paths.caCert)) && (await exists(paths.caKey))) {
+  if (!options.force && (await pathExists(paths.caCert)) && (await pathExists(paths.caKey))) {
     return { ca: await readCaDir(dir), created: false };
   }
   const ca = await createDevCa(options.ttlMs !== undefined ? { ttlMs: options.ttlMs } : {});

@@ -1,5 +1,5 @@
 import { X509Certificate } from 'node:crypto';
-import { access, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { spiffeIdOf } from '../../binding/peer-identity.js';
 import {
@@ -8,6 +8,7 @@ import {
   issueWorkload,
   workloadPaths,
 } from '../../identity/dev-ca-store.js';
+import { pathExists } from '../../identity/path-exists.js';
 
 /** The demo's workloads; `attacker` has a valid certificate from the same CA but no client. */
 export const DEMO_WORKLOADS = ['orders', 'payments', 'attacker'] as const;
@@ -21,15 +22,6 @@ export interface DemoCerts {
   readonly workloads: Readonly<
     Record<DemoWorkload, { cert: string; key: string; ca: string; spiffeId: string }>
   >;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await access(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function expiresSoon(certPath: string): Promise<boolean> {
@@ -55,7 +47,9 @@ export async function ensureDemoCerts(dir: string, trustDomain = 'demo.local'): 
   for (const name of DEMO_WORKLOADS) {
     const paths = workloadPaths(root, name);
     const present =
-      (await exists(paths.cert)) && (await exists(paths.key)) && (await exists(paths.ca));
+      (await pathExists(paths.cert)) &&
+      (await pathExists(paths.key)) &&
+      (await pathExists(paths.ca));
     // Dev certificates live 24 h: a directory from an earlier day is re-issued, not failed on.
     if (!present || (await expiresSoon(paths.cert))) {
       await issueWorkload(root, {
