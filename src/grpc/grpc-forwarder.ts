@@ -63,8 +63,12 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
     void (async () => {
       try {
         if (peer === null || peer === undefined) throw new CertboundError('ERR_PEER_CERT_MISSING');
-        const auth = req.headers['authorization'];
-        const values = auth === undefined ? [] : Array.isArray(auth) ? auth : [auth];
+        // node keeps only the first of repeated `authorization` headers in req.headers;
+        // RFC 6750 §2.1 allows one, so count them in the raw list (as the HTTP path does).
+        const values: string[] = [];
+        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
+          if (req.rawHeaders[i]?.toLowerCase() === 'authorization')
+            values.push(req.rawHeaders[i + 1] as string);
         const principal = await options.verifier.verify(bearerTokenOf(values), peer);
         checkPolicy(principal, policyFor(options.policies, path));
         let session;

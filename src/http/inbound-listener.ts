@@ -11,6 +11,7 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import { bearerErrorResponseOf } from './bearer-error-response.js';
 import type { AnyRequest } from './connection-peer.js';
 import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
+import { listen } from './listen.js';
 
 /** Limits of the inbound listener, in bytes and milliseconds. */
 export interface InboundLimits {
@@ -98,11 +99,31 @@ export async function startInboundListener(
   const sockets = new Set<TLSSocket>();
   const sessions = new Set<Http2Session>();
   const inflight = new WeakMap<object, number>();
+  const headersTimeout = limits.headersTimeoutMs ?? 60_000;
+  const headerDeadlines = new WeakMap<object, NodeJS.Timeout>();
+  // node checks headersTimeout only inside http.Server: HTTP/1.1 on an http2 server gets no
+  // check, so a client that never finishes (slowloris) or never starts its headers would hold
+  // its connection forever. The deadline runs from connect / end of a response to the next request.
+  const armHeaderDeadline = (socket: TLSSocket): void => {
+    clearTimeout(headerDeadlines.get(socket));
+    const timer = setTimeout(() => {
+      if (!socket.writable) return socket.destroy();
+      socket.once('finish', () => socket.destroy());
+      const err = Object.assign(new Error('request headers timed out'), {
+        code: 'ERR_HTTP_REQUEST_TIMEOUT',
+      });
+      server.emit('clientError', err, socket);
+    }, headersTimeout);
+    timer.unref();
+    headerDeadlines.set(socket, timer);
+  };
 
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     options.metrics?.activeConnections.inc({ listener: 'inbound' });
+    if (socket.alpnProtocol !== 'h2') armHeaderDeadline(socket);
     socket.once('close', () => {
+      clearTimeout(headerDeadlines.get(socket));
       sockets.delete(socket);
       options.metrics?.activeConnections.dec({ listener: 'inbound' });
     });
@@ -134,27 +155,24 @@ export async function startInboundListener(
   server.on('request', (req: AnyRequest, res: AnyResponse) => {
     const conn = req.socket as object;
     if (req.httpVersionMajor === 1) {
+      clearTimeout(headerDeadlines.get(conn));
       inflight.set(conn, (inflight.get(conn) ?? 0) + 1);
       res.once('close', () => {
         const left = (inflight.get(conn) ?? 1) - 1;
         inflight.set(conn, left);
         if (draining && left === 0) req.socket.end();
+        else if (left === 0 && !(conn as TLSSocket).destroyed) armHeaderDeadline(conn as TLSSocket);
       });
     }
     options.proxy.handleRequest(req, res);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    clearTimeout(headerDeadlines.get(socket));
     options.proxy.handleUpgrade(req, socket, head);
   });
 
   const host = options.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port, host);
   server.on('error', (err) => logger.error({ err }, 'inbound listener error'));
   const port = (server.address() as AddressInfo).port;
 

@@ -1,0 +1,80 @@
+import { connect, type ConnectionOptions } from 'node:tls';
+import { issueCertificate, type DevCa } from '../../src/identity/dev-ca.js';
+
+/** A client certificate + key as PEM. */
+export interface ClientMaterial {
+  certPem: string;
+  keyPem: string;
+}
+
+/** A certificate from `ca` that expired an hour ago (valid 2 h → 1 h in the past). */
+export async function expiredCert(ca: DevCa, name: string): Promise<ClientMaterial> {
+  const issued = await issueCertificate(ca, {
+    name,
+    spiffeId: `spiffe://demo.local/ns/default/sa/${name}`,
+    notBefore: new Date(Date.now() - 2 * 3_600_000),
+    ttlMs: 3_600_000,
+  });
+  return { certPem: issued.certPem, keyPem: issued.keyPem ?? '' };
+}
+
+/** A certificate from `ca` with only the serverAuth extended key usage (no clientAuth). */
+export async function serverOnlyCert(ca: DevCa, name: string): Promise<ClientMaterial> {
+  const issued = await issueCertificate(ca, {
+    name,
+    spiffeId: `spiffe://demo.local/ns/default/sa/${name}`,
+    usages: ['serverAuth'],
+  });
+  return { certPem: issued.certPem, keyPem: issued.keyPem ?? '' };
+}
+
+/**
+ * Opens a raw TLS connection to 127.0.0.1:`port`, sends one HTTP/1.1 request with
+ * `authorization`, and resolves with the status line, or with `refused: <reason>` when the
+ * handshake or the connection failed before any HTTP answer (bounded by `timeoutMs`).
+ */
+export function httpOverTls(
+  port: number,
+  tls: ConnectionOptions,
+  authorization: string | undefined,
+  timeoutMs = 10_000,
+): Promise<string> {
+  return new Promise((resolve) => {
+    let settled = false;
+    let received = '';
+    const done = (value: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const socket = connect({
+      host: '127.0.0.1',
+      port,
+      servername: 'localhost',
+      ALPNProtocols: ['http/1.1'],
+      ...tls,
+    });
+    const timer = setTimeout(() => done('refused: timeout'), timeoutMs);
+    socket.on('secureConnect', () => {
+      socket.write(
+        `GET /attack HTTP/1.1\r\nhost: localhost\r\n${authorization !== undefined ? `authorization: ${authorization}\r\n` : ''}connection: close\r\n\r\n`,
+      );
+    });
+    socket.on('data', (d: Buffer) => {
+      received += d.toString('latin1');
+      const nl = received.indexOf('\r\n');
+      if (nl !== -1) done(received.slice(0, nl));
+    });
+    socket.on('error', (err: Error & { code?: string }) =>
+      done(`refused: ${err.code ?? err.message}`),
+    );
+    socket.on('close', () => done('refused: closed'));
+  });
+}
+
+/** True for an outcome of {@link httpOverTls} that never reached HTTP. */
+export function refusedAtTls(outcome: string): boolean {
+  return outcome.startsWith('refused: ');
+}
