@@ -139,18 +139,20 @@ export async function startInboundListener(
     logger.debug({ code: err.code, reason: err.message }, 'TLS handshake refused');
   });
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
+    // Metrics carry certbound's stable codes only (node's codes are mapped or grouped).
+    const code =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? 'ERR_HEADERS_TOO_LARGE'
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? 'ERR_REQUEST_TIMEOUT'
+          : 'ERR_INVALID_REQUEST';
+    options.metrics?.inboundRequests.inc({ result: 'rejected', code });
     if (!socket.writable) return socket.destroy();
-    if (err.code === 'HPE_HEADER_OVERFLOW') {
-      socket.end(rawErrorResponse(new CertboundError('ERR_HEADERS_TOO_LARGE')));
-    } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      socket.end(rawErrorResponse(new CertboundError('ERR_REQUEST_TIMEOUT')));
-    } else {
+    if (code === 'ERR_INVALID_REQUEST') {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    } else {
+      socket.end(rawErrorResponse(new CertboundError(code)));
     }
-    options.metrics?.inboundRequests.inc({
-      result: 'rejected',
-      code: err.code === 'HPE_HEADER_OVERFLOW' ? 'ERR_HEADERS_TOO_LARGE' : (err.code ?? 'unknown'),
-    });
   });
   server.on('request', (req: AnyRequest, res: AnyResponse) => {
     const conn = req.socket as object;

@@ -111,6 +111,9 @@ async function jwksOptionOf(verify: NonNullable<CertboundConfig['verify']>): Pro
   }
   return {
     url: verify.jwksUri as string,
+    cooldownMs: verify.jwksCooldown,
+    cacheMaxAgeMs: verify.jwksMaxAge,
+    timeoutMs: verify.jwksTimeout,
     ...(verify.jwksCaFile !== undefined
       ? { ca: await readText(verify.jwksCaFile, 'verify.jwksCaFile') }
       : {}),
