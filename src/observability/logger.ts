@@ -27,7 +27,7 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   /** Minimum level. Default `info` (`silent` in tests). */
   level?: LevelWithSilent;
-  /** Where lines go. Default stdout. */
+  /** Where lines go. Default stdout (asynchronous writes, flushed on exit). */
   destination?: DestinationStream;
 }
 
@@ -39,7 +39,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  return options.destination !== undefined ? pino(config, options.destination) : pino(config);
+  // stdout asynchronously: a synchronous write(2) per line cost ~20 µs per request with the
+  // access log on. pino flushes this destination on process exit.
+  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  return pino(config, destination);
 }
 
 /** A logger that writes nothing (library default). */
