@@ -1,19 +1,10 @@
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertboundError } from '../../src/errors.js';
 import { createVerifier } from '../../src/verify/create-verifier.js';
 import { createTestIssuer, type TestIssuer } from '../support/jwt.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ACCEPTED';
-  } catch (err) {
-    return err instanceof CertboundError ? err.code : `not a CertboundError: ${String(err)}`;
-  }
-}
+import { codeOf } from '../support/codes.js';
 
 /** A JWKS served over real HTTPS on 127.0.0.1 by the test itself, counting fetches. */
 describe('remote JWKS over HTTPS', () => {

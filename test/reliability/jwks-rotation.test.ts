@@ -1,19 +1,10 @@
 import { decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertboundError } from '../../src/errors.js';
 import type { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import { TokenClient } from '../../src/token/token-client.js';
 import { createVerifier } from '../../src/verify/create-verifier.js';
 import { PAYMENTS, sourceOf, startTestAs, type AsFixture } from '../support/as.js';
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ACCEPTED';
-  } catch (err) {
-    return err instanceof CertboundError ? err.code : `not a CertboundError: ${String(err)}`;
-  }
-}
+import { codeOf } from '../support/codes.js';
 
 let fx: AsFixture;
 let source: StaticX509Source;

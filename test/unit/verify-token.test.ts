@@ -1,19 +1,10 @@
 import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { exportJWK, importPKCS8, SignJWT, base64url } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CertboundError } from '../../src/errors.js';
 import { createVerifier, type Verifier } from '../../src/verify/create-verifier.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 import { createTestIssuer, type TestIssuer } from '../support/jwt.js';
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ACCEPTED';
-  } catch (err) {
-    return err instanceof CertboundError ? err.code : `not a CertboundError: ${String(err)}`;
-  }
-}
+import { codeOf } from '../support/codes.js';
 
 describe('createVerifier: RFC 9068 + RFC 8705 table', () => {
   let pki: TestPki;
