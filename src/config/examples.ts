@@ -62,6 +62,7 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
   outbound: '{ port: 15001, upstreams: [{ name: payments, url: https://payments:15443 }] }',
   'outbound.host': '127.0.0.1',
   'outbound.port': '15001',
+  'outbound.grpcPort': '15002',
   'outbound.allowNonLoopback': 'false',
   'outbound.upstreams':
     '[{ name: payments, url: https://payments:15443, audience: https://payments.example }]',
@@ -71,6 +72,7 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
   'outbound.upstreams[].resource': 'https://payments.example',
   'outbound.upstreams[].scope': 'payments:write',
   'outbound.upstreams[].spiffeId': 'spiffe://demo.local/ns/default/sa/payments',
+  'outbound.upstreams[].protocol': 'grpc',
   admin: '{ host: 0.0.0.0, port: 15000 }',
   'admin.host': '0.0.0.0',
   'admin.port': '15000',

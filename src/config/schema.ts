@@ -153,12 +153,14 @@ const upstreamSchema = z.strictObject({
   resource: nonEmpty.optional(),
   scope: z.union([z.string(), z.array(nonEmpty)]).optional(),
   spiffeId: z.string().startsWith('spiffe://').optional(),
+  protocol: z.enum(['http', 'grpc']).default('http'),
 });
 
 const outboundSchema = z
   .strictObject({
     host: host.default('127.0.0.1'),
     port: port.default(15001),
+    grpcPort: port.optional(),
     allowNonLoopback: z.boolean().default(false),
     upstreams: z.array(upstreamSchema).default([]),
   })
@@ -168,6 +170,16 @@ const outboundSchema = z
         code: 'custom',
         path: ['host'],
         message: 'is not a loopback address (set outbound.allowNonLoopback: true to allow it)',
+      });
+    }
+    if (value.grpcPort === undefined) {
+      value.upstreams.forEach((u, i) => {
+        if (u.protocol === 'grpc')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['upstreams', i, 'protocol'],
+            message: 'is grpc, which needs outbound.grpcPort (the h2c listener gRPC apps dial)',
+          });
       });
     }
     const seen = new Set<string>();

@@ -7,7 +7,7 @@ const PRINTABLE = /^[\x20-\x7e]*$/;
 
 /**
  * The `<prefix>*` entries that describe a verified caller: `subject`, `client-id`,
- * `spiffe-id`, `scope` (space-separated) and `thumbprint`. Values that are not printable
+ * `spiffe-id`, `scope` (space-separated) and `cert-thumbprint` (as on the HTTP path). Values that are not printable
  * ASCII are left out (gRPC metadata and HTTP/2 headers cannot carry them safely).
  */
 export function identityEntriesOf(principal: Principal, prefix: string): Array<[string, string]> {
@@ -16,7 +16,7 @@ export function identityEntriesOf(principal: Principal, prefix: string): Array<[
     [`${prefix}client-id`, principal.clientId],
     [`${prefix}spiffe-id`, principal.spiffeId],
     [`${prefix}scope`, principal.scopes.join(' ')],
-    [`${prefix}thumbprint`, principal.thumbprint],
+    [`${prefix}cert-thumbprint`, principal.thumbprint],
   ];
   return entries.filter(
     (e): e is [string, string] => e[1] !== undefined && e[1].length > 0 && PRINTABLE.test(e[1]),

@@ -54,3 +54,9 @@ export {
   type RotatingClient,
   type RotatingClientOptions,
 } from './rotating-client.js';
+export {
+  startGrpcOutboundListener,
+  type GrpcOutboundListener,
+  type GrpcOutboundListenerOptions,
+  type NamedGrpcUpstream,
+} from './grpc-outbound-listener.js';

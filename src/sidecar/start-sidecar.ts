@@ -16,6 +16,10 @@ import {
 import { startOutboundListener, type OutboundListener } from '../http/outbound-proxy.js';
 import { createGrpcForwarder, type GrpcForwarder } from '../grpc/grpc-forwarder.js';
 import { startLocalApi, type LocalApi } from '../grpc/local-api.js';
+import {
+  startGrpcOutboundListener,
+  type GrpcOutboundListener,
+} from '../grpc/grpc-outbound-listener.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
 import type { TokenRequest } from '../token/access-token.js';
@@ -45,6 +49,8 @@ export interface ListenerAddress {
 export interface Sidecar {
   readonly inbound: ListenerAddress | undefined;
   readonly outbound: ListenerAddress | undefined;
+  /** The h2c listener gRPC apps dial for gRPC upstreams (`outbound.grpcPort`). */
+  readonly outboundGrpc: ListenerAddress | undefined;
   readonly admin: ListenerAddress | undefined;
   /** gRPC target of the local token API (`unix:/…` or `127.0.0.1:PORT`). */
   readonly localApi: string | undefined;
@@ -175,6 +181,7 @@ export async function startSidecar(
   let proxy: InboundProxy | undefined;
   let grpcForwarder: GrpcForwarder | undefined;
   let outbound: OutboundListener | undefined;
+  let outboundGrpc: GrpcOutboundListener | undefined;
   let localApi: LocalApi | undefined;
   let admin: AdminServer | undefined;
   try {
@@ -303,10 +310,11 @@ export async function startSidecar(
 
     if (config.outbound !== undefined && tokens !== undefined) {
       const out = config.outbound;
+      const grpcUpstreams = out.upstreams.filter((u) => u.protocol === 'grpc');
       outbound = await startOutboundListener({
         source,
         tokens,
-        upstreams: out.upstreams,
+        upstreams: out.upstreams.filter((u) => u.protocol !== 'grpc'),
         host: out.host,
         port: out.port,
         allowNonLoopback: out.allowNonLoopback,
@@ -315,6 +323,26 @@ export async function startSidecar(
       });
       const o = outbound;
       cleanups.push(() => o.drain(0));
+      if (out.grpcPort !== undefined) {
+        const grpcOut = await startGrpcOutboundListener({
+          source,
+          tokens,
+          upstreams: grpcUpstreams.map((u) => ({
+            ...tokenRequestOf(u),
+            name: u.name,
+            url: u.url,
+            ...(u.spiffeId !== undefined ? { spiffeId: u.spiffeId } : {}),
+          })),
+          host: out.host,
+          port: out.grpcPort,
+          allowNonLoopback: out.allowNonLoopback,
+          logger: logger.child({ component: 'outbound-grpc' }),
+          onCall: (upstream, code) =>
+            metrics.outboundRequests.inc({ upstream, result: code ?? 'ok' }),
+        });
+        outboundGrpc = grpcOut;
+        cleanups.push(() => grpcOut.drain(0));
+      }
     }
 
     if (config.localApi !== undefined && tokens !== undefined) {
@@ -351,6 +379,7 @@ export async function startSidecar(
     {
       inbound: inbound && `${inbound.host}:${inbound.port}`,
       outbound: outbound && `${outbound.host}:${outbound.port}`,
+      outboundGrpc: outboundGrpc && `${outboundGrpc.host}:${outboundGrpc.port}`,
       admin: admin && `${admin.host}:${admin.port}`,
       localApi: localApi?.address,
       spiffeId: source.current().spiffeId,
@@ -362,6 +391,7 @@ export async function startSidecar(
   return {
     inbound: inbound && { host: inbound.host, port: inbound.port },
     outbound: outbound && { host: outbound.host, port: outbound.port },
+    outboundGrpc: outboundGrpc && { host: outboundGrpc.host, port: outboundGrpc.port },
     admin: admin && { host: admin.host, port: admin.port },
     localApi: localApi?.address,
     source,
@@ -387,6 +417,7 @@ export async function startSidecar(
         await Promise.all([
           inbound?.drain(config.shutdownGrace),
           outbound?.drain(config.shutdownGrace),
+          outboundGrpc?.drain(config.shutdownGrace),
         ]);
         await closeAll();
         logger.info('stopped');

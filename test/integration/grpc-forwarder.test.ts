@@ -112,7 +112,7 @@ describe('createGrpcForwarder (inbound gRPC through the sidecar)', () => {
       'x-certbound-client-id': 'orders',
       'x-certbound-spiffe-id': pki.workloads['orders']!.spiffeId,
       'x-certbound-scope': 'echo',
-      'x-certbound-thumbprint': pki.workloads['orders']!.thumbprint,
+      'x-certbound-cert-thumbprint': pki.workloads['orders']!.thumbprint,
     });
     expect(seen.hasAuthorization).toBe(false);
   });
@@ -249,7 +249,7 @@ describe('createGrpcOutboundForwarder (outbound gRPC through the sidecar)', () =
       metadataOf({ authorization: 'Bearer forged.token.x' }),
     );
     expect(out.ok, out.ok ? '' : out.err.details).toBe(true);
-    expect(app.seen[before]?.identityMetadata['x-certbound-thumbprint']).toBe(
+    expect(app.seen[before]?.identityMetadata['x-certbound-cert-thumbprint']).toBe(
       pki.workloads['orders']!.thumbprint,
     );
     const streamed = await bidi(client, ['x', 'y']);

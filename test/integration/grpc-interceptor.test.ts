@@ -94,7 +94,7 @@ describe('boundTokenServerInterceptor (grpc-js over mTLS)', () => {
     expect(seen.principal?.scopes).toEqual(['echo']);
     expect(seen.identityMetadata).toMatchObject({
       'x-certbound-client-id': 'orders',
-      'x-certbound-thumbprint': pki.workloads['orders']!.thumbprint,
+      'x-certbound-cert-thumbprint': pki.workloads['orders']!.thumbprint,
       'x-certbound-spiffe-id': pki.workloads['orders']!.spiffeId,
       'x-certbound-scope': 'echo',
     });

@@ -40,7 +40,7 @@ describe('identityEntriesOf', () => {
       'x-certbound-client-id': 'orders',
       'x-certbound-spiffe-id': 'spiffe://demo.local/ns/default/sa/orders',
       'x-certbound-scope': 'a b',
-      'x-certbound-thumbprint': 'T'.repeat(43),
+      'x-certbound-cert-thumbprint': 'T'.repeat(43),
     });
   });
 
@@ -48,6 +48,6 @@ describe('identityEntriesOf', () => {
     const odd = principalOf({ sub: 'ünïcode\r\n', exp: 1 }, { thumbprint: 'T'.repeat(43) });
     const keys = identityEntriesOf(odd, 'x-certbound-').map(([k]) => k);
     expect(keys).not.toContain('x-certbound-subject');
-    expect(keys).toContain('x-certbound-thumbprint');
+    expect(keys).toContain('x-certbound-cert-thumbprint');
   });
 });
