@@ -146,8 +146,9 @@ export async function startInboundListener(
         : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
           ? 'ERR_REQUEST_TIMEOUT'
           : 'ERR_INVALID_REQUEST';
-    options.metrics?.inboundRequests.inc({ result: 'rejected', code });
+    // A peer that went away (reset, closed) made no request: nothing to answer or count.
     if (!socket.writable) return socket.destroy();
+    options.metrics?.inboundRequests.inc({ result: 'rejected', code });
     if (code === 'ERR_INVALID_REQUEST') {
       socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     } else {
