@@ -39,9 +39,19 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  // stdout asynchronously: a synchronous write(2) per line cost ~20 µs per request with the
-  // access log on. pino flushes this destination on process exit.
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false });
+  if (options.destination !== undefined) return pino(config, options.destination);
+  // stdout asynchronously and in batches: one write(2) per access-log line cost ~30 µs of
+  // CPU per request. Lines are flushed when 8 KiB are buffered, every 250 ms, and on exit
+  // (pino flushes its destination then), so a quiet sidecar's lines still appear promptly.
+  const destination = pino.destination({ dest: 1, sync: false, minLength: 8192 });
+  const timer = setInterval(() => {
+    try {
+      destination.flush();
+    } catch {
+      // Not ready yet or already closed: the next tick (or exit) flushes.
+    }
+  }, 250);
+  timer.unref();
   return pino(config, destination);
 }
 

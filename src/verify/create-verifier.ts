@@ -104,7 +104,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
 
   // Per connection (its PeerIdentity object), the last token verified on it: keep-alive
   // traffic re-sends the same token, and this skips hashing, the LRU and building the
-  // Principal. Expiry and the binding are still checked on every call.
+  // Principal. Expiry and the binding are still checked on every call. Off with cacheSize 0.
   const lastOnConnection = new WeakMap<PeerIdentity, { token: string; principal: Principal }>();
 
   return {
@@ -114,7 +114,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       if (peer === null || peer === undefined) throw new CertboundError('ERR_PEER_CERT_MISSING');
       const peerIsIdentity = isPeerIdentity(peer);
       const identity = peerIsIdentity ? peer : peerIdentityOf(peer);
-      const last = peerIsIdentity ? lastOnConnection.get(peer) : undefined;
+      const last = peerIsIdentity && opts.cacheSize > 0 ? lastOnConnection.get(peer) : undefined;
       if (last !== undefined && last.token === token) {
         if (opts.now() >= last.principal.expiresAt.getTime() + toleranceMs) {
           throw new CertboundError('ERR_TOKEN_EXPIRED');
@@ -140,7 +140,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
       }
       checkBinding(claims, identity.thumbprint);
       const principal = Object.freeze(principalOf(claims, identity));
-      if (peerIsIdentity) lastOnConnection.set(peer, { token, principal });
+      if (peerIsIdentity && opts.cacheSize > 0) lastOnConnection.set(peer, { token, principal });
       return principal;
     },
     stats: () => ({ cacheHits: cache.hits, cacheMisses: cache.misses, cacheSize: cache.size }),
