@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import type { Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import { Pool } from 'undici';
 import { CertboundError, isCertboundError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -180,14 +180,20 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     );
     delete headers['expect'];
     // An EventEmitter signal (undici accepts one) is much cheaper than an AbortController
-    // per request; it aborts the app request when the client goes away first.
+    // per request; it aborts the app request when the client goes away first. One 'close'
+    // listener does all the per-response bookkeeping (abort, release the app's body, log).
     const abort = new EventEmitter();
     let aborted = false;
+    let answerBody: Readable | undefined;
+    let answerStatus = 0;
     res.once('close', () => {
-      if (!res.writableFinished) {
-        aborted = true;
-        abort.emit('abort');
+      if (res.writableFinished) {
+        if (answerStatus !== 0) record(req, answerStatus, undefined, principal, started);
+        return;
       }
+      aborted = true;
+      abort.emit('abort');
+      if (answerBody !== undefined && !answerBody.readableEnded) answerBody.destroy();
     });
     pool
       .request({
@@ -210,12 +216,10 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
           if (req.httpVersionMajor === 1 && options.draining?.() === true)
             out['connection'] = 'close';
           (res as ServerResponse).writeHead(answer.statusCode, out);
+          answerStatus = answer.statusCode;
+          answerBody = answer.body;
           answer.body.on('error', () => res.destroy());
-          res.once('close', () => {
-            if (!answer.body.readableEnded) answer.body.destroy();
-          });
           answer.body.pipe(res as ServerResponse);
-          res.once('finish', () => record(req, answer.statusCode, undefined, principal, started));
         },
         (err: unknown) => {
           if (aborted) return;
