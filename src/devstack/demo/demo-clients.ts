@@ -129,13 +129,21 @@ export function fileChannelCredentials(
   );
 }
 
-/** A `demo.v1.Echo` client for `127.0.0.1:<port>` with its own connections. */
-export function echoClient(address: string, creds: ChannelCredentials): EchoClient {
+/**
+ * A `demo.v1.Echo` client for `127.0.0.1:<port>` with its own connections. `authority`
+ * names the upstream when dialing a sidecar's outbound gRPC listener.
+ */
+export function echoClient(
+  address: string,
+  creds: ChannelCredentials,
+  authority?: string,
+): EchoClient {
   const Ctor = makeClientConstructor(certboundProtos().echoService, 'demo.v1.Echo');
   return new Ctor(address, creds, {
     // A private pool: clients with other certificates never share a connection.
     'grpc.use_local_subchannel_pool': 1,
     'grpc.ssl_target_name_override': 'localhost',
+    ...(authority !== undefined ? { 'grpc.default_authority': authority } : {}),
   }) as unknown as EchoClient;
 }
 
@@ -150,7 +158,8 @@ export function echoUnary(
   deadlineMs = 15_000,
 ): Promise<EchoOutcome> {
   const md = new Metadata();
-  md.set('authorization', `Bearer ${token}`);
+  // An empty token means "let the sidecar attach one" (outbound gRPC listener).
+  if (token !== '') md.set('authorization', `Bearer ${token}`);
   return new Promise((resolve) => {
     client.Unary({ message }, md, { deadline: Date.now() + deadlineMs }, (err, res) =>
       resolve(err ? { ok: false, err } : { ok: true, res: res as EchoResponse }),

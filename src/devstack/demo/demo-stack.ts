@@ -17,6 +17,7 @@ import { startPaymentsApp, type PaymentsApp } from './payments-app.js';
 import { spawnSidecar, type SidecarChild } from './sidecar-child.js';
 import type { Teardown } from './teardown.js';
 import { waitReady } from './wait-ready.js';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 
 /** Options of {@link startDemoStack}. */
 export interface DemoStackOptions {
@@ -24,8 +25,9 @@ export interface DemoStackOptions {
   /** Directory for generated configs, token API sockets and sidecar logs. */
   readonly dir: string;
   /**
-   * First of eight consecutive fixed ports (AS, payments inbound/admin, orders
-   * inbound/outbound/admin, payments app, orders app). Default: any free ports.
+   * First of ten consecutive fixed ports (AS, payments inbound/admin, orders
+   * inbound/outbound/admin, payments app, orders app, payments outbound HTTP/gRPC).
+   * Default: any free ports.
    */
   readonly portBase?: number;
   /** Receives the cleanup of everything started, also when the start fails halfway. */
@@ -52,11 +54,26 @@ export interface DemoStack {
   readonly certs: DemoCerts;
   readonly dir: string;
   readonly as: DevAuthorizationServer;
-  readonly payments: DemoService<PaymentsApp>;
+  readonly payments: DemoService<PaymentsApp> & {
+    /** payments' outbound gRPC listener (h2c): calls with authority `orders` go to orders. */
+    readonly outboundGrpc: string;
+  };
   /** orders also has an outbound proxy (`127.0.0.1:PORT`) with the upstream `payments`. */
   readonly orders: DemoService<OrdersApp> & { readonly outbound: string };
   /** Token requests the AS has answered (both token endpoints). */
   tokensFetched(): number;
+}
+
+/** A port that was free a moment ago (bind to 0, read it, release it). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createNetServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 function required(value: string | undefined, what: string): string {
@@ -100,6 +117,9 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
   teardown.add('payments app', () => paymentsApp.close());
   teardown.add('orders app', () => ordersApp.close());
 
+  // Each sidecar names the other's inbound listener as an upstream: orders' port is
+  // chosen before either starts (payments' is read from its start line).
+  const ordersInboundPort = base === undefined ? await freePort() : at(3);
   const inputs: DemoConfigInputs = {
     certs,
     issuer: as.issuer,
@@ -108,14 +128,19 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
     ports: {
       paymentsInbound: at(1),
       paymentsAdmin: at(2),
-      ordersInbound: at(3),
+      paymentsOutbound: at(8),
+      paymentsOutboundGrpc: at(9),
+      ordersInbound: ordersInboundPort,
       ordersOutbound: at(4),
       ordersAdmin: at(5),
     },
   };
 
   const paymentsConfig = join(dir, 'payments.yaml');
-  await writeFile(paymentsConfig, paymentsSidecarConfig(inputs, paymentsApp.url));
+  await writeFile(
+    paymentsConfig,
+    paymentsSidecarConfig(inputs, paymentsApp.url, `127.0.0.1:${ordersInboundPort}`),
+  );
   const paymentsSidecar = await spawnSidecar({
     name: 'payments',
     configPath: paymentsConfig,
@@ -152,6 +177,7 @@ export async function startDemoStack(options: DemoStackOptions): Promise<DemoSta
       sidecar: paymentsSidecar,
       configPath: paymentsConfig,
       inbound: paymentsInbound,
+      outboundGrpc: required(paymentsSidecar.addresses.outboundGrpc, 'outbound gRPC'),
       admin: paymentsAdmin,
       tokenApi: required(paymentsSidecar.addresses.localApi, 'localApi'),
     },

@@ -18,7 +18,7 @@ const USAGE = `usage: node dist/src/devstack/demo/main.js [--up] [--certs <dir>]
   (default)        start the stack, run the narrated scenario, stop everything; exit 0 if every step passed
   --up             start the stack and keep it running until Ctrl-C (make demo-up)
   --certs <dir>    dev CA directory written by "make certs" (default: certs, or $CERTS_DIR)
-  --port-base <n>  fixed ports n … n+7 instead of free ones (or $CERTBOUND_DEMO_PORT_BASE)`;
+  --port-base <n>  fixed ports n … n+9 instead of free ones (or $CERTBOUND_DEMO_PORT_BASE)`;
 
 function portBaseOf(value: string | undefined): number | undefined {
   if (value === undefined || value === '') return undefined;

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { relative } from 'node:path';
-import { status as grpcStatus } from '@grpc/grpc-js';
+import { credentials, status as grpcStatus } from '@grpc/grpc-js';
 import { decodeJwt } from 'jose';
 import { thumbprintOf } from '../../binding/thumbprint.js';
 import { errorCodeOfDetails } from '../../grpc/grpc-status.js';
@@ -238,6 +238,7 @@ export async function runScenario(
     });
 
     await step('1b', async (detail) => {
+      // Captured for step 2b: the token payments' sidecar holds for orders.
       const issued = await paymentsTokens.getToken({
         resource: ORDERS_RESOURCE,
         scope: ORDERS_SCOPE,
@@ -245,10 +246,17 @@ export async function runScenario(
       paymentsToken = issued.access_token;
       calls++;
       const before = stack.orders.app.calls();
-      const outcome = await echoUnary(grpcAs('payments'), 'hello orders', paymentsToken);
+      // The payments app speaks plaintext gRPC to its own sidecar and sends no token.
+      const viaSidecar = echoClient(
+        stack.payments.outboundGrpc,
+        credentials.createInsecure(),
+        'orders',
+      );
+      grpcClients.push(viaSidecar);
+      const outcome = await echoUnary(viaSidecar, 'hello orders', '');
       if (!outcome.ok) failures++;
       detail(
-        `demo.v1.Echo/Unary to orders' sidecar https://${stack.orders.inbound} with certs/payments + payments' token → ${outcome.ok ? 'OK' : `${outcome.err.code} ${outcome.err.details}`}`,
+        `demo.v1.Echo/Unary (authority "orders", no token) to payments' outbound gRPC listener ${stack.payments.outboundGrpc} → orders' sidecar https://${stack.orders.inbound} → ${outcome.ok ? 'OK' : `${outcome.err.code} ${outcome.err.details}`}`,
       );
       check(outcome.ok, 'the gRPC call failed');
       detail(
@@ -256,7 +264,7 @@ export async function runScenario(
       );
       check(outcome.res.client_id === 'payments', 'orders did not see client_id payments');
       check(stack.orders.app.calls() === before + 1, 'the orders app did not get the call');
-      return "payments → orders over gRPC through orders' sidecar: OK (status 0), orders saw client_id=payments";
+      return 'payments → orders over gRPC through both sidecars: OK (status 0), orders saw client_id=payments';
     });
 
     say.heading('2. a stolen token replayed from another certificate');

@@ -9,6 +9,7 @@ export const CLI_PATH: string = fileURLToPath(new URL('../../cli/main.js', impor
 export interface SidecarAddresses {
   readonly inbound?: string;
   readonly outbound?: string;
+  readonly outboundGrpc?: string;
   readonly admin?: string;
   readonly localApi?: string;
 }
@@ -150,6 +151,7 @@ export function spawnSidecar(options: {
           addresses: {
             ...(parsed.inbound !== undefined ? { inbound: parsed.inbound } : {}),
             ...(parsed.outbound !== undefined ? { outbound: parsed.outbound } : {}),
+            ...(parsed.outboundGrpc !== undefined ? { outboundGrpc: parsed.outboundGrpc } : {}),
             ...(parsed.admin !== undefined ? { admin: parsed.admin } : {}),
             ...(parsed.localApi !== undefined ? { localApi: parsed.localApi } : {}),
           },

@@ -21,7 +21,7 @@ export function printEndpoints(stack: DemoStack, say: Narrator): void {
     `  payments  HTTP app     ${stack.payments.app.url}  (loopback only; reach it through its sidecar)`,
   );
   say.line(
-    `            sidecar      pid ${stack.payments.sidecar.pid}, inbound https://${stack.payments.inbound}, admin http://${stack.payments.admin}, token API ${stack.payments.tokenApi}`,
+    `            sidecar      pid ${stack.payments.sidecar.pid}, inbound https://${stack.payments.inbound}, outbound gRPC (h2c) ${stack.payments.outboundGrpc}, admin http://${stack.payments.admin}, token API ${stack.payments.tokenApi}`,
   );
   say.line(`  orders    gRPC app     ${stack.orders.app.url}  (demo.v1.Echo, h2c, loopback only)`);
   say.line(
@@ -31,6 +31,12 @@ export function printEndpoints(stack: DemoStack, say: Narrator): void {
   say.heading('try it');
   say.line(`  # orders' app calls payments through its sidecar (token and mTLS added for it):`);
   say.line(`  curl http://${stack.orders.outbound}/payments/pay?order=1`);
+  say.line(
+    `  # payments' app calls orders over gRPC through its sidecar (authority = upstream name; needs grpcurl):`,
+  );
+  say.line(
+    `  grpcurl -plaintext -authority orders -import-path proto -proto demo/v1/echo.proto -d '{"message":"hi"}' ${stack.payments.outboundGrpc} demo.v1.Echo/Unary`,
+  );
   say.line('');
   say.line(`  # a token bound to orders' certificate (what the sidecar uses):`);
   say.line(`  TOKEN=$(${cli} token --config ${stack.orders.configPath} --upstream payments)`);
