@@ -155,10 +155,32 @@ export async function startInboundListener(
       socket.end(rawErrorResponse(new CertboundError(code)));
     }
   });
+  const requestTimeout = limits.requestTimeoutMs ?? 300_000;
+  // Like the headers deadline, node's requestTimeout is only checked inside http.Server: a
+  // client that sends headers then dribbles (or stops sending) its body gets a 408 here.
+  // Bodiless requests are complete with their headers and need no timer.
+  const armBodyDeadline = (req: AnyRequest, res: AnyResponse): void => {
+    const length = req.headers['content-length'];
+    if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined)
+      return;
+    const timer = setTimeout(() => {
+      if (req.complete) return;
+      const socket = req.socket as TLSSocket;
+      options.metrics?.inboundRequests.inc({ result: 'rejected', code: 'ERR_REQUEST_TIMEOUT' });
+      if (!res.headersSent && socket.writable) {
+        socket.end(rawErrorResponse(new CertboundError('ERR_REQUEST_TIMEOUT')));
+      }
+      socket.destroySoon();
+    }, requestTimeout);
+    timer.unref();
+    res.once('close', () => clearTimeout(timer));
+  };
+
   server.on('request', (req: AnyRequest, res: AnyResponse) => {
     const conn = req.socket as object;
     if (req.httpVersionMajor === 1) {
       clearTimeout(headerDeadlines.get(conn));
+      armBodyDeadline(req, res);
       inflight.set(conn, (inflight.get(conn) ?? 0) + 1);
       res.once('close', () => {
         const left = (inflight.get(conn) ?? 1) - 1;
