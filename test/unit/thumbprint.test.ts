@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { connect, createServer, type PeerCertificate } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -88,7 +88,13 @@ describe('thumbprintOf', () => {
     ['a plain object', {}],
     ['a string that is not PEM', 'hello'],
     ['an empty buffer', Buffer.alloc(0)],
-    ['a private key PEM', '-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n'],
+    // A real key, generated now (no key material is committed): a key is not a certificate.
+    [
+      'a private key PEM',
+      generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
+    ],
   ])('throws TypeError for %s', (_name, input) => {
     expect(() => thumbprintOf(input as never)).toThrow(TypeError);
   });
