@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { percentile, record, type LatencyHistogram } from './latency-histogram.js';
+import { runClosedLoop, type LoadCounters } from './closed-loop.js';
 import type { LoadResult } from './load-result.js';
 
 /** What the parent asks the HTTPS load generator to do (JSON in argv[2]). */
@@ -38,11 +38,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     servername: 'localhost',
   });
   const url = new URL(spec.url);
-  const counters = () => ({ hist: {} as LatencyHistogram, n: 0, errors: 0, non2xx: 0 });
-  let c = counters();
-  let firstError: string | undefined;
   let next = spec.startIndex ?? 0;
-  const one = (): Promise<void> =>
+  const one = (c: LoadCounters): Promise<void> =>
     new Promise((resolve) => {
       const t0 = process.hrtime.bigint();
       const token = tokens[next++ % tokens.length]!;
@@ -58,48 +55,21 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
           if ((res.statusCode ?? 0) >= 300) c.non2xx++;
           res.resume();
           res.on('end', () => {
-            record(c.hist, Number(process.hrtime.bigint() - t0) / 1e6);
-            c.n++;
+            c.answered(t0);
             resolve();
           });
         },
       );
       req.on('error', (err) => {
         c.errors++;
-        firstError ??= err.message;
+        c.firstError ??= err.message;
         resolve();
       });
       req.end();
     });
-  const phase = (ms: number): Promise<unknown> => {
-    const deadline = process.hrtime.bigint() + BigInt(ms) * 1_000_000n;
-    return Promise.all(
-      Array.from({ length: spec.concurrency }, async () => {
-        while (process.hrtime.bigint() < deadline) await one();
-      }),
-    );
-  };
-  if ((spec.warmupMs ?? 0) > 0) await phase(spec.warmupMs!);
-  c = counters();
-  const cpu0 = process.cpuUsage();
-  const start = process.hrtime.bigint();
-  await phase(spec.durationMs);
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-  const cpu = process.cpuUsage(cpu0);
+  const result = await runClosedLoop(spec, one, () => next);
   agent.destroy();
-  return {
-    requests: c.n,
-    errors: c.errors,
-    non2xx: c.non2xx,
-    seconds,
-    rps: c.n / seconds,
-    p50Ms: percentile(c.hist, 50),
-    p99Ms: percentile(c.hist, 99),
-    hist: c.hist,
-    nextIndex: next,
-    cpuPercent: ((cpu.user + cpu.system) / 1e6 / seconds) * 100,
-    ...(firstError !== undefined ? { firstError } : {}),
-  };
+  return result;
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;
