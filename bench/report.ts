@@ -82,30 +82,31 @@ export function ratiosText(ratios: readonly Ratio[]): string {
     .join('\n');
 }
 
-/** The ratio of two variants' server CPU per request found in `scenarios` (NaN when one is missing). */
+/**
+ * The ratio of a measure of two variants of one scenario (NaN when one is missing): req/s
+ * by default, or server CPU per request.
+ */
+export function ratioBetween(
+  scenarios: readonly Scenario[],
+  scenario: string,
+  a: string,
+  b: string,
+  measure: 'rps' | 'serverCpuUsPerRequest' = 'rps',
+): number {
+  const s = scenarios.find((x) => x.title === scenario);
+  const ra = s?.results.find((r) => r.name === a);
+  const rb = s?.results.find((r) => r.name === b);
+  return ra && rb ? ra[measure] / rb[measure] : NaN;
+}
+
+/** {@link ratioBetween} of server CPU per request. */
 export function cpuRatioBetween(
   scenarios: readonly Scenario[],
   scenario: string,
   a: string,
   b: string,
 ): number {
-  const s = scenarios.find((x) => x.title === scenario);
-  const ra = s?.results.find((r) => r.name === a);
-  const rb = s?.results.find((r) => r.name === b);
-  return ra && rb ? ra.serverCpuUsPerRequest / rb.serverCpuUsPerRequest : NaN;
-}
-
-/** The ratio of two variants' req/s found in `scenarios` (NaN when one is missing). */
-export function ratioBetween(
-  scenarios: readonly Scenario[],
-  scenario: string,
-  a: string,
-  b: string,
-): number {
-  const s = scenarios.find((x) => x.title === scenario);
-  const ra = s?.results.find((r) => r.name === a);
-  const rb = s?.results.find((r) => r.name === b);
-  return ra && rb ? ra.rps / rb.rps : NaN;
+  return ratioBetween(scenarios, scenario, a, b, 'serverCpuUsPerRequest');
 }
 
 /** Markdown table of the headline ratios: req/s and server CPU per request side by side. */
