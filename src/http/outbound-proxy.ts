@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
-import { Agent } from 'undici';
+import type { Agent } from 'undici';
 import { CertboundError, isCertboundError } from '../errors.js';
-import { tlsOptionsOf } from '../identity/follow-secure-context.js';
+import { AgentPerIdentity } from '../identity/agent-per-identity.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
@@ -121,26 +121,23 @@ export async function startOutboundListener(
   );
   // One agent per (upstream, identity): the token and the certificate always come from
   // the same identity snapshot (RFC 8705 §3: the token is only good with that cert).
-  const agents = new Map<string, { identity: WorkloadIdentity; agent: Agent }>();
+  const agents = new Map(
+    [...upstreams.values()].map((u) => [
+      u.name,
+      new AgentPerIdentity({
+        keepAliveTimeout: 4_000,
+        connect: {
+          checkServerIdentity:
+            u.spiffeId !== undefined ? spiffeCheck(u.spiffeId) : checkServerIdentity,
+        },
+      }),
+    ]),
+  );
 
   function agentFor(name: string, identity: WorkloadIdentity): Agent {
-    const known = agents.get(name);
-    if (known?.identity === identity) return known.agent;
-    const upstream = upstreams.get(name);
-    if (upstream === undefined) throw new CertboundError('ERR_UPSTREAM_UNKNOWN');
-    const agent = new Agent({
-      keepAliveTimeout: 4_000,
-      connect: {
-        ...tlsOptionsOf(identity),
-        ...(upstream.spiffeId !== undefined
-          ? { checkServerIdentity: spiffeCheck(upstream.spiffeId) }
-          : { checkServerIdentity }),
-      },
-    });
-    agents.set(name, { identity, agent });
-    // Retired agents finish their in-flight requests, then close.
-    if (known !== undefined) void known.agent.close().catch(() => undefined);
-    return agent;
+    const perIdentity = agents.get(name);
+    if (perIdentity === undefined) throw new CertboundError('ERR_UPSTREAM_UNKNOWN');
+    return perIdentity.agentFor(identity);
   }
 
   async function tokenAndAgent(
@@ -297,7 +294,7 @@ export async function startOutboundListener(
       await closed;
       clearTimeout(timer);
       void active;
-      await Promise.all([...agents.values()].map((a) => a.agent.close().catch(() => undefined)));
+      await Promise.all([...agents.values()].map((a) => a.close()));
       agents.clear();
     },
   };

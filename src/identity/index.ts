@@ -35,6 +35,7 @@ export {
   type RotatingAgentOptions,
 } from './rotating-agent.js';
 export { RotatingDispatcher, type RotatingDispatcherOptions } from './rotating-dispatcher.js';
+export { AgentPerIdentity, type AgentPerIdentityOptions } from './agent-per-identity.js';
 export {
   rotateWorkload,
   rotateCa,
