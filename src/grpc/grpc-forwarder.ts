@@ -1,7 +1,7 @@
 import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { PeerIdentity } from '../binding/peer-identity.js';
 import { CertboundError } from '../errors.js';
-import { bearerTokenOf } from '../verify/bearer-token.js';
+import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
 import type { Verifier } from '../verify/create-verifier.js';
 import { checkPolicy, policyFor } from '../verify/policy.js';
 import { DEFAULT_IDENTITY_PREFIX, identityEntriesOf, isIdentityKey } from './identity-metadata.js';
@@ -63,13 +63,10 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
     void (async () => {
       try {
         if (peer === null || peer === undefined) throw new CertboundError('ERR_PEER_CERT_MISSING');
-        // node keeps only the first of repeated `authorization` headers in req.headers;
-        // RFC 6750 §2.1 allows one, so count them in the raw list (as the HTTP path does).
-        const values: string[] = [];
-        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2)
-          if (req.rawHeaders[i]?.toLowerCase() === 'authorization')
-            values.push(req.rawHeaders[i + 1] as string);
-        const principal = await options.verifier.verify(bearerTokenOf(values), peer);
+        const principal = await options.verifier.verify(
+          bearerTokenOf(authorizationValuesOf(req.rawHeaders)),
+          peer,
+        );
         checkPolicy(principal, policyFor(options.policies, path));
         let session;
         try {

@@ -3,7 +3,7 @@
  * Express / Connect middleware and a Fastify plugin, all answering refusals with one
  * RFC 6750 error response.
  */
-export { bearerTokenOf } from '../verify/bearer-token.js';
+export { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
 export {
   bearerErrorResponseOf,
   writeBearerError,
@@ -13,7 +13,6 @@ export {
 export { connectionPeerOf, type AnyRequest } from './connection-peer.js';
 export {
   verifyHttpRequest,
-  authorizationValuesOf,
   tokenInQuery,
   policyPathOf,
   type HttpVerifyOptions,

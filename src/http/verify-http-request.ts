@@ -1,5 +1,5 @@
 import { CertboundError } from '../errors.js';
-import { bearerTokenOf } from '../verify/bearer-token.js';
+import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
 import type { Verifier } from '../verify/create-verifier.js';
 import { checkPolicy, policyFor, type AccessPolicy } from '../verify/policy.js';
 import type { Principal } from '../verify/principal.js';
@@ -14,16 +14,6 @@ export interface HttpVerifyOptions {
   readonly verifier: Verifier;
   /** Route policies; none = any verified caller may call any path. */
   readonly policies?: readonly RoutePolicy[];
-}
-
-/** Every `Authorization` value of a request (node joins or drops duplicates, so read raw). */
-export function authorizationValuesOf(req: AnyRequest): string[] {
-  const raw = req.rawHeaders;
-  const values: string[] = [];
-  for (let i = 0; i + 1 < raw.length; i += 2) {
-    if ((raw[i] as string).toLowerCase() === 'authorization') values.push(raw[i + 1] as string);
-  }
-  return values;
 }
 
 /** True when the query string carries `access_token` (RFC 6750 §2.3). */
@@ -64,7 +54,7 @@ export function verifyHttpRequest(req: AnyRequest, options: HttpVerifyOptions): 
   try {
     peer = connectionPeerOf(req);
     if (peer === null) throw new CertboundError('ERR_PEER_CERT_MISSING');
-    token = bearerTokenOf(authorizationValuesOf(req), tokenInQuery(req.url ?? '/'));
+    token = bearerTokenOf(authorizationValuesOf(req.rawHeaders), tokenInQuery(req.url ?? '/'));
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }

@@ -42,3 +42,17 @@ export function bearerTokenOf(values: readonly string[], tokenInQuery = false): 
   }
   return credentials;
 }
+
+/**
+ * Every `Authorization` value of a request, from node's raw header list (`req.rawHeaders`):
+ * `req.headers` keeps only the first of repeated `authorization` fields, and RFC 6750 §2.1
+ * allows exactly one, so duplicates must be counted where they are still visible.
+ */
+export function authorizationValuesOf(rawHeaders: readonly string[]): string[] {
+  const values: string[] = [];
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    if ((rawHeaders[i] as string).toLowerCase() === 'authorization')
+      values.push(rawHeaders[i + 1] as string);
+  }
+  return values;
+}

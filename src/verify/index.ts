@@ -6,6 +6,6 @@ export {
 } from './create-verifier.js';
 export { DEFAULT_ALGORITHMS, type VerifierOptions, type JwksOption } from './options.js';
 export { principalOf, scopesOf, type Principal } from './principal.js';
-export { bearerTokenOf } from './bearer-token.js';
+export { authorizationValuesOf, bearerTokenOf } from './bearer-token.js';
 export { checkPolicy, policyFor, type AccessPolicy } from './policy.js';
 export { VerifiedTokenCache } from './verified-token-cache.js';
