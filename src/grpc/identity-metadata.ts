@@ -5,22 +5,33 @@ export const DEFAULT_IDENTITY_PREFIX = 'x-certbound-';
 
 const PRINTABLE = /^[\x20-\x7e]*$/;
 
+// Verified principals are reused per connection (the verifier's memo): so are their entries.
+const entriesCache = new WeakMap<Principal, { prefix: string; entries: Array<[string, string]> }>();
+
 /**
  * The `<prefix>*` entries that describe a verified caller: `subject`, `client-id`,
- * `spiffe-id`, `scope` (space-separated) and `cert-thumbprint` (as on the HTTP path). Values that are not printable
- * ASCII are left out (gRPC metadata and HTTP/2 headers cannot carry them safely).
+ * `spiffe-id`, `scope` (space-separated) and `cert-thumbprint` (as on the HTTP path).
+ * Values that are not printable ASCII are left out (gRPC metadata and HTTP/2 headers
+ * cannot carry them safely). Callers must not modify the returned array.
  */
-export function identityEntriesOf(principal: Principal, prefix: string): Array<[string, string]> {
-  const entries: Array<[string, string | undefined]> = [
+export function identityEntriesOf(
+  principal: Principal,
+  prefix: string,
+): ReadonlyArray<readonly [string, string]> {
+  const cached = entriesCache.get(principal);
+  if (cached?.prefix === prefix) return cached.entries;
+  const candidates: Array<[string, string | undefined]> = [
     [`${prefix}subject`, principal.subject],
     [`${prefix}client-id`, principal.clientId],
     [`${prefix}spiffe-id`, principal.spiffeId],
     [`${prefix}scope`, principal.scopes.join(' ')],
     [`${prefix}cert-thumbprint`, principal.thumbprint],
   ];
-  return entries.filter(
+  const entries = candidates.filter(
     (e): e is [string, string] => e[1] !== undefined && e[1].length > 0 && PRINTABLE.test(e[1]),
   );
+  entriesCache.set(principal, { prefix, entries });
+  return entries;
 }
 
 /** True for a metadata key or header name in certbound's identity namespace. */

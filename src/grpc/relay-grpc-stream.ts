@@ -28,7 +28,7 @@ export function forwardHeaders(
   incoming: IncomingHttpHeaders,
   target: URL,
   drop: (name: string) => boolean,
-  extra: ReadonlyArray<[string, string]>,
+  extra: ReadonlyArray<readonly [string, string]>,
 ): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = {
     ':method': 'POST',
