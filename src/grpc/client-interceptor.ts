@@ -1,7 +1,7 @@
 import { InterceptingCall, Metadata, status as Status, type Interceptor } from '@grpc/grpc-js';
 import { CertboundError, isCertboundError } from '../errors.js';
 import type { TokenGetOptions, TokenProvider, TokenRequest } from '../token/access-token.js';
-import { detailsOf } from './grpc-status.js';
+import { grpcDetailsOf } from '../grpc-trailers-only.js';
 
 /**
  * A grpc-js client interceptor that attaches `authorization: Bearer <token>` to every call,
@@ -34,7 +34,7 @@ export function boundTokenClientInterceptor(
             const failure = isCertboundError(err)
               ? err
               : new CertboundError('ERR_AS_UNAVAILABLE', undefined, { cause: err });
-            const details = detailsOf(
+            const details = grpcDetailsOf(
               failure.code.startsWith('ERR_AS_')
                 ? failure
                 : new CertboundError('ERR_AS_UNAVAILABLE', `${failure.code}: ${failure.message}`),

@@ -15,11 +15,8 @@ export interface GrpcStatus {
  */
 export function grpcStatusOf(err: unknown): GrpcStatus {
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
-  return { code: error.mapping.grpc, details: detailsOf(error) };
+  return { code: error.mapping.grpc, details: grpcDetailsOf(error) };
 }
-
-/** `"<ERR_CODE>: <message>"` with characters that are illegal in a header value removed. */
-export const detailsOf: (err: CertboundError) => string = grpcDetailsOf;
 
 /** The stable code at the start of gRPC status details, if there is one. */
 export function errorCodeOfDetails(details: string): string | undefined {
