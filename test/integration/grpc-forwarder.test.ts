@@ -17,7 +17,7 @@ import {
   type GrpcOutboundForwarder,
 } from '../../src/grpc/index.js';
 import type { TokenProvider } from '../../src/token/access-token.js';
-import { createTestPki, type TestPki, type TestWorkload } from '../support/pki.js';
+import { createTestPki, type TestPki, materialOf } from '../support/pki.js';
 import {
   AUDIENCE,
   ISSUER,
@@ -33,12 +33,6 @@ import {
   type TokenMinter,
 } from '../support/grpc-echo.js';
 import { startH2cFront, startMtlsFront } from '../support/grpc-front.js';
-
-const material = (w: TestWorkload) => ({
-  certPem: w.certPem,
-  keyPem: w.keyPem,
-  bundlePem: w.bundlePem,
-});
 
 let pki: TestPki;
 let minter: TokenMinter;
@@ -67,8 +61,8 @@ beforeAll(async () => {
   front = await startMtlsFront(pki.workloads['payments']!, forwarder);
   deadForwarder = createGrpcForwarder({ verifier, appUrl: 'http://127.0.0.1:1' });
   deadFront = await startMtlsFront(pki.workloads['payments']!, deadForwarder);
-  const ordersSource = StaticX509Source.create(material(pki.workloads['orders']!));
-  const attackerSource = StaticX509Source.create(material(pki.workloads['attacker']!));
+  const ordersSource = StaticX509Source.create(materialOf(pki.workloads['orders']!));
+  const attackerSource = StaticX509Source.create(materialOf(pki.workloads['attacker']!));
   sources.push(ordersSource, attackerSource);
   orders = echoClient(`127.0.0.1:${front.port}`, channelCredentialsFrom(ordersSource));
   attacker = echoClient(`127.0.0.1:${front.port}`, channelCredentialsFrom(attackerSource));

@@ -28,15 +28,10 @@ import {
   type IdentityUpdate,
   type LocalApi,
 } from '../../src/grpc/index.js';
-import { createTestPki, type TestPki, type TestWorkload } from '../support/pki.js';
+import { createTestPki, type TestPki, materialOf } from '../support/pki.js';
 import { echoClient, startEchoServer, unary, type EchoServer } from '../support/grpc-echo.js';
 
 const PAYMENTS = 'https://payments.demo.local';
-const material = (w: TestWorkload) => ({
-  certPem: w.certPem,
-  keyPem: w.keyPem,
-  bundlePem: w.bundlePem,
-});
 
 let pki: TestPki;
 let as: DevAuthorizationServer;
@@ -56,8 +51,8 @@ beforeAll(async () => {
     clients: [{ clientId: 'orders', spiffeId: pki.workloads['orders']!.spiffeId }],
     resources: [{ indicator: PAYMENTS, scopes: ['echo'] }],
   });
-  ordersSource = StaticX509Source.create(material(pki.workloads['orders']!));
-  paymentsSource = StaticX509Source.create(material(pki.workloads['payments']!));
+  ordersSource = StaticX509Source.create(materialOf(pki.workloads['orders']!));
+  paymentsSource = StaticX509Source.create(materialOf(pki.workloads['payments']!));
   tokens = await createTokenClient({ source: ordersSource, clientId: 'orders', issuer: as.issuer });
   verifier = createVerifier({
     jwks: { url: as.jwksUri, ca: pki.ca.certPem },
@@ -205,7 +200,7 @@ describe('local token API (Unix socket)', () => {
     expect(updates[0]!.bundle_pem).toContain('BEGIN CERTIFICATE');
 
     const rotated = await pki.issue('orders');
-    ordersSource.set(material(rotated));
+    ordersSource.set(materialOf(rotated));
     await next(2);
     expect(updates[1]!.thumbprint).toBe(rotated.thumbprint);
     expect(updates[1]!.cert_chain_pem).toContain('BEGIN CERTIFICATE');

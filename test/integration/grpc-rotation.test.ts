@@ -11,7 +11,7 @@ import {
   type RotatingClient,
 } from '../../src/grpc/index.js';
 import type { AccessToken, TokenProvider } from '../../src/token/access-token.js';
-import { createTestPki, type TestPki, type TestWorkload } from '../support/pki.js';
+import { createTestPki, type TestPki, type TestWorkload, materialOf } from '../support/pki.js';
 import {
   AUDIENCE,
   ISSUER,
@@ -27,12 +27,6 @@ const ROTATIONS_EACH = 6;
 const CALLS_BETWEEN_ROTATIONS = 30;
 const WORKERS = 4;
 const TIME_LIMIT_MS = 40_000;
-
-const material = (w: TestWorkload) => ({
-  certPem: w.certPem,
-  keyPem: w.keyPem,
-  bundlePem: w.bundlePem,
-});
 
 let pki: TestPki;
 let minter: TokenMinter;
@@ -55,8 +49,8 @@ beforeAll(async () => {
   }
   minter = await createTokenMinter();
   verifier = createVerifier({ jwks: { keys: minter.jwks }, issuer: ISSUER, audience: AUDIENCE });
-  serverSource = StaticX509Source.create(material(serverGenerations[0]!));
-  clientSource = StaticX509Source.create(material(clientGenerations[0]!));
+  serverSource = StaticX509Source.create(materialOf(serverGenerations[0]!));
+  clientSource = StaticX509Source.create(materialOf(clientGenerations[0]!));
   server = await startEchoServer({
     credentials: serverCredentialsFrom(serverSource),
     interceptors: [boundTokenServerInterceptor(verifier)],
@@ -129,8 +123,8 @@ describe('certificate rotation under gRPC traffic', () => {
       rotations++;
       // Alternate: server (odd), client (even).
       const gen = Math.ceil(rotations / 2);
-      if (rotations % 2 === 1) serverSource.set(material(serverGenerations[gen]!));
-      else clientSource.set(material(clientGenerations[gen]!));
+      if (rotations % 2 === 1) serverSource.set(materialOf(serverGenerations[gen]!));
+      else clientSource.set(materialOf(clientGenerations[gen]!));
     };
 
     const one = (): Promise<void> =>

@@ -53,3 +53,12 @@ export async function createTestPki(
   for (const name of names) await issue(name);
   return { dir, ca, workloads, issue, cleanup: () => rm(dir, { recursive: true, force: true }) };
 }
+
+/** The PEM material of a test workload, as an X509Source takes it. */
+export function materialOf(w: TestWorkload): {
+  certPem: string;
+  keyPem: string;
+  bundlePem: string;
+} {
+  return { certPem: w.certPem, keyPem: w.keyPem, bundlePem: w.bundlePem };
+}

@@ -3,13 +3,7 @@ import type { experimental } from '@grpc/grpc-js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import { X509CertificateProvider } from '../../src/grpc/certificate-provider.js';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
-import { createTestPki, type TestPki, type TestWorkload } from '../support/pki.js';
-
-const material = (w: TestWorkload) => ({
-  certPem: w.certPem,
-  keyPem: w.keyPem,
-  bundlePem: w.bundlePem,
-});
+import { createTestPki, type TestPki, materialOf } from '../support/pki.js';
 
 let pki: TestPki;
 beforeAll(async () => {
@@ -21,7 +15,7 @@ afterAll(async () => {
 
 describe('X509CertificateProvider', () => {
   it('delivers the current identity asynchronously, then every rotation, and stops after removal', async () => {
-    const source = StaticX509Source.create(material(pki.workloads['orders']!));
+    const source = StaticX509Source.create(materialOf(pki.workloads['orders']!));
     const provider = new X509CertificateProvider(source);
     const ids: Array<experimental.IdentityCertificateUpdate | null> = [];
     const cas: Array<experimental.CaCertificateUpdate | null> = [];
@@ -38,7 +32,7 @@ describe('X509CertificateProvider', () => {
     expect(cas[0]!.caCertificate.toString()).toContain('BEGIN CERTIFICATE');
 
     const rotated = await pki.issue('orders');
-    source.set(material(rotated));
+    source.set(materialOf(rotated));
     expect(ids).toHaveLength(2);
     expect(thumbprintOf(ids[1]!.certificate.toString())).toBe(rotated.thumbprint);
     expect(ids[1]!.privateKey.toString()).toContain('PRIVATE KEY');
@@ -52,14 +46,14 @@ describe('X509CertificateProvider', () => {
 
     provider.removeIdentityCertificateListener(onId);
     provider.removeCaCertificateListener(onCa);
-    source.set(material(await pki.issue('orders')));
+    source.set(materialOf(await pki.issue('orders')));
     expect(ids).toHaveLength(2);
     expect(cas).toHaveLength(2);
     await source.close();
   });
 
   it('delivers null (fail closed) when the source is already closed', async () => {
-    const source = StaticX509Source.create(material(pki.workloads['orders']!));
+    const source = StaticX509Source.create(materialOf(pki.workloads['orders']!));
     await source.close();
     const provider = new X509CertificateProvider(source);
     const ids: unknown[] = [];
