@@ -1,3 +1,17 @@
+/** One command-line option of a {@link Command}, in `node:util` `parseArgs` form plus help text. */
+export interface OptionSpec {
+  readonly type: 'string' | 'boolean';
+  readonly short?: string;
+  readonly default?: string | boolean;
+  /** One line for `--help`. */
+  readonly description: string;
+  /** Placeholder of the value in `--help`, e.g. `<file>`. Default `<value>`. */
+  readonly valueName?: string;
+}
+
+/** The options of one command, by long name. */
+export type OptionSpecs = Readonly<Record<string, OptionSpec>>;
+
 /** One `certbound` sub-command. */
 export interface Command {
   /** Words that select it, e.g. `['certs', 'issue']`. */
@@ -6,6 +20,8 @@ export interface Command {
   readonly summary: string;
   /** Usage line shown in errors and help. */
   readonly usage: string;
+  /** Its options, shown by `certbound <command> --help`. `--help` itself is implied. */
+  readonly options: OptionSpecs;
   /** Runs the command; resolves to the process exit code. */
   run(args: string[]): Promise<number>;
 }

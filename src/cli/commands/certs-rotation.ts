@@ -6,7 +6,36 @@ import {
   rotateCa,
   rotateWorkload,
 } from '../../identity/dev-ca-rotation.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, type Command, type OptionSpecs } from '../command.js';
+
+const DIR = {
+  type: 'string',
+  default: 'certs',
+  valueName: '<dir>',
+  description: 'the development CA directory',
+} as const;
+
+const ROTATE_OPTIONS = {
+  dir: DIR,
+  name: { type: 'string', valueName: '<name>', description: 'the workload to re-issue (required)' },
+  ttl: {
+    type: 'string',
+    valueName: '<duration>',
+    description: 'lifetime of the new certificate (default: that of the old one)',
+  },
+} as const satisfies OptionSpecs;
+
+const ROTATE_CA_OPTIONS = {
+  dir: DIR,
+  ttl: { type: 'string', valueName: '<duration>', description: 'lifetime of the new CA' },
+  'bundle-only': {
+    type: 'boolean',
+    default: false,
+    description: 'only add the new CA to the bundles; re-issue nothing',
+  },
+} as const satisfies OptionSpecs;
+
+const DIR_OPTIONS = { dir: DIR } as const satisfies OptionSpecs;
 
 function humanDuration(ms: number): string {
   if (ms <= 0) return 'EXPIRED';
@@ -21,14 +50,11 @@ export const certsRotate: Command = {
   path: ['certs', 'rotate'],
   summary: 're-issue a workload certificate in place (new key, same SPIFFE ID)',
   usage: 'certbound certs rotate --name <name> [--ttl <duration>] [--dir certs]',
+  options: ROTATE_OPTIONS,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: {
-        dir: { type: 'string', default: 'certs' },
-        name: { type: 'string' },
-        ttl: { type: 'string' },
-      },
+      options: ROTATE_OPTIONS,
       strict: true,
     });
     if (values.name === undefined) throw new UsageError('--name is required');
@@ -47,14 +73,11 @@ export const certsRotateCa: Command = {
   path: ['certs', 'rotate-ca'],
   summary: 'new CA; bundles hold old+new; every workload re-issued under the new CA',
   usage: 'certbound certs rotate-ca [--ttl <duration>] [--bundle-only] [--dir certs]',
+  options: ROTATE_CA_OPTIONS,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: {
-        dir: { type: 'string', default: 'certs' },
-        ttl: { type: 'string' },
-        'bundle-only': { type: 'boolean', default: false },
-      },
+      options: ROTATE_CA_OPTIONS,
       strict: true,
     });
     const r = await rotateCa(values.dir, {
@@ -79,10 +102,11 @@ export const certsRetireCa: Command = {
   path: ['certs', 'retire-ca'],
   summary: 'remove the previous CA from every bundle',
   usage: 'certbound certs retire-ca [--dir certs]',
+  options: DIR_OPTIONS,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { dir: { type: 'string', default: 'certs' } },
+      options: DIR_OPTIONS,
       strict: true,
     });
     const r = await retireCa(values.dir);
@@ -98,10 +122,11 @@ export const certsStatus: Command = {
   path: ['certs', 'status'],
   summary: 'subject, SPIFFE ID, thumbprint, issuer and expiry of each certificate',
   usage: 'certbound certs status [--dir certs]',
+  options: DIR_OPTIONS,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: { dir: { type: 'string', default: 'certs' } },
+      options: DIR_OPTIONS,
       strict: true,
     });
     for (const row of await certsStatusOf(values.dir)) {

@@ -2,21 +2,56 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../../duration.js';
 import { initCaDir, issueWorkload } from '../../identity/dev-ca-store.js';
 import { thumbprintOf } from '../../binding/thumbprint.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, type Command, type OptionSpecs } from '../command.js';
+
+const DIR = {
+  type: 'string',
+  default: 'certs',
+  valueName: '<dir>',
+  description: 'the development CA directory',
+} as const;
+
+const INIT_OPTIONS = {
+  dir: DIR,
+  force: { type: 'boolean', default: false, description: 'replace an existing CA' },
+  ttl: {
+    type: 'string',
+    valueName: '<duration>',
+    description: 'lifetime of the CA certificate (default 365d)',
+  },
+} as const satisfies OptionSpecs;
+
+const ISSUE_OPTIONS = {
+  dir: DIR,
+  name: {
+    type: 'string',
+    valueName: '<name>',
+    description: 'workload name; files go to <dir>/<name>/ (required)',
+  },
+  'spiffe-id': {
+    type: 'string',
+    valueName: 'spiffe://…',
+    description: 'SPIFFE ID written as the URI SAN',
+  },
+  ttl: { type: 'string', default: '24h', valueName: '<duration>', description: 'lifetime' },
+  'key-type': {
+    type: 'string',
+    default: 'P-256',
+    valueName: 'P-256|Ed25519',
+    description: 'key algorithm',
+  },
+} as const satisfies OptionSpecs;
 
 /** `certbound certs init [--dir certs] [--force]` */
 export const certsInit: Command = {
   path: ['certs', 'init'],
   summary: 'create the development CA (kept if it exists)',
   usage: 'certbound certs init [--dir certs] [--force] [--ttl 365d]',
+  options: INIT_OPTIONS,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: {
-        dir: { type: 'string', default: 'certs' },
-        force: { type: 'boolean', default: false },
-        ttl: { type: 'string' },
-      },
+      options: INIT_OPTIONS,
       strict: true,
     });
     const { ca, created } = await initCaDir(values.dir, {
@@ -36,16 +71,11 @@ export const certsIssue: Command = {
   summary: 'issue (or re-issue) a workload certificate from the development CA',
   usage:
     'certbound certs issue --name <name> [--spiffe-id spiffe://…] [--ttl 24h] [--key-type P-256|Ed25519] [--dir certs]',
+  options: ISSUE_OPTIONS,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: {
-        dir: { type: 'string', default: 'certs' },
-        name: { type: 'string' },
-        'spiffe-id': { type: 'string' },
-        ttl: { type: 'string', default: '24h' },
-        'key-type': { type: 'string', default: 'P-256' },
-      },
+      options: ISSUE_OPTIONS,
       strict: true,
     });
     if (values.name === undefined) throw new UsageError('--name is required');

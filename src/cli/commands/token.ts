@@ -6,7 +6,34 @@ import { SelfRenewingX509Source } from '../../identity/self-renewing-x509-source
 import type { X509Source } from '../../identity/x509-source.js';
 import type { TokenRequest } from '../../token/access-token.js';
 import { TokenClient } from '../../token/token-client.js';
-import { UsageError, type Command } from '../command.js';
+import { UsageError, type Command, type OptionSpecs } from '../command.js';
+
+const OPTIONS = {
+  config: {
+    type: 'string',
+    short: 'c',
+    default: 'certbound.yaml',
+    valueName: '<file>',
+    description: 'the configuration file (its identity and token sections are used)',
+  },
+  upstream: {
+    type: 'string',
+    valueName: '<name>',
+    description: 'take audience, resource and scope from this outbound upstream',
+  },
+  audience: { type: 'string', valueName: '<aud>', description: 'the audience to ask for' },
+  resource: {
+    type: 'string',
+    valueName: '<uri>',
+    description: 'the resource indicator (RFC 8707)',
+  },
+  scope: { type: 'string', valueName: '"<scopes>"', description: 'space-separated scopes' },
+  json: {
+    type: 'boolean',
+    default: false,
+    description: 'print token, type, expiry and the bound thumbprint as JSON',
+  },
+} as const satisfies OptionSpecs;
 
 /** `certbound token --config f [--upstream name | --audience a --resource r --scope s]` */
 export const token: Command = {
@@ -14,17 +41,11 @@ export const token: Command = {
   summary: 'print a certificate-bound access token (for debugging with curl)',
   usage:
     'certbound token --config <certbound.yaml> [--upstream <name> | --audience <a>] [--resource <uri>] [--scope "<s>"] [--json]',
+  options: OPTIONS,
   async run(args) {
     const { values } = parseArgs({
       args,
-      options: {
-        config: { type: 'string', short: 'c', default: 'certbound.yaml' },
-        upstream: { type: 'string' },
-        audience: { type: 'string' },
-        resource: { type: 'string' },
-        scope: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
+      options: OPTIONS,
       strict: true,
     });
     const config = await loadConfigFile(values.config);
