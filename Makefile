@@ -67,7 +67,7 @@ certs-status: build ## subject, SPIFFE ID, thumbprint, issuer and expiry of each
 	$(CLI) certs status --dir $(CERTS_DIR)
 
 .PHONY: demo demo-up
-DEMO := node dist/src/devstack/demo/main.js --certs $(CERTS_DIR)
+DEMO := node dist/devstack/demo/main.js --certs $(CERTS_DIR)
 
 demo: build certs ## the one-command tour: dev AS + two services + sidecars, narrated attack and rotation
 	$(DEMO)

@@ -44,7 +44,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/cli/**', 'src/devstack/**'],
+    files: ['src/cli/**', 'devstack/**'],
     rules: { 'no-console': 'off' },
   },
 );

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, runCli } from '../support/cli.js';
 
-const DEMO = join(ROOT, 'dist', 'src', 'devstack', 'demo', 'main.js');
+const DEMO = join(ROOT, 'dist', 'devstack', 'demo', 'main.js');
 const STEPS = ['1', '1b', '2', '2b', '3', '3b', '4', '5'];
 
 let certsDir: string;

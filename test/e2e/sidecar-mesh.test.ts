@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   startAuthorizationServer,
   type DevAuthorizationServer,
-} from '../../src/devstack/authorization-server.js';
+} from '../../devstack/authorization-server.js';
 import { issueWorkload } from '../../src/identity/dev-ca-store.js';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
 import { runCli } from '../support/cli.js';

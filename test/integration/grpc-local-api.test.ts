@@ -12,7 +12,7 @@ import { decodeJwt } from 'jose';
 import {
   startAuthorizationServer,
   type DevAuthorizationServer,
-} from '../../src/devstack/authorization-server.js';
+} from '../../devstack/authorization-server.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import { createTokenClient, type TokenClient } from '../../src/token/token-client.js';
 import { createVerifier, type Verifier } from '../../src/verify/create-verifier.js';

@@ -4,7 +4,7 @@ import { parseConfig } from '../../src/config/load-config.js';
 import {
   startAuthorizationServer,
   type DevAuthorizationServer,
-} from '../../src/devstack/authorization-server.js';
+} from '../../devstack/authorization-server.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { startSidecar, type Sidecar } from '../../src/sidecar/start-sidecar.js';
 import {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { isCertboundError, type CertboundError } from '../../src/errors.js';
-import { startAuthorizationServer } from '../../src/devstack/authorization-server.js';
+import { startAuthorizationServer } from '../../devstack/authorization-server.js';
 import { createTokenClient, type TokenClient } from '../../src/token/index.js';
 import { createVerifier } from '../../src/verify/index.js';
 import { createTestPki, type TestPki } from '../support/pki.js';

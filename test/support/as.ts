@@ -4,7 +4,7 @@ import {
   startAuthorizationServer,
   type AuthorizationServerOptions,
   type DevAuthorizationServer,
-} from '../../src/devstack/authorization-server.js';
+} from '../../devstack/authorization-server.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import { createTestPki, type TestPki, type TestWorkload } from './pki.js';
 

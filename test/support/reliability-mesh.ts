@@ -7,7 +7,7 @@ import {
   startAuthorizationServer,
   type DevAsResource,
   type DevAuthorizationServer,
-} from '../../src/devstack/authorization-server.js';
+} from '../../devstack/authorization-server.js';
 import { rotateWorkload } from '../../src/identity/dev-ca-rotation.js';
 import type { X509Source } from '../../src/identity/x509-source.js';
 import { silentLogger } from '../../src/observability/logger.js';

@@ -13,7 +13,7 @@ import { runScenario } from './scenario.js';
 import { Teardown } from './teardown.js';
 import { printEndpoints } from './up.js';
 
-const USAGE = `usage: node dist/src/devstack/demo/main.js [--up] [--certs <dir>] [--port-base <n>]
+const USAGE = `usage: node dist/devstack/demo/main.js [--up] [--certs <dir>] [--port-base <n>]
 
   (default)        start the stack, run the narrated scenario, stop everything; exit 0 if every step passed
   --up             start the stack and keep it running until Ctrl-C (make demo-up)

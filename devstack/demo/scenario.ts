@@ -4,8 +4,8 @@ import { request } from 'node:http';
 import { relative } from 'node:path';
 import { credentials, status as grpcStatus } from '@grpc/grpc-js';
 import { decodeJwt } from 'jose';
-import { thumbprintOf } from '../../binding/thumbprint.js';
-import { errorCodeOfDetails } from '../../grpc/grpc-status.js';
+import { thumbprintOf } from '../../src/binding/thumbprint.js';
+import { errorCodeOfDetails } from '../../src/grpc/grpc-status.js';
 import {
   ORDERS_RESOURCE,
   ORDERS_SCOPE,

@@ -1,14 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { spiffeIdOf } from '../../binding/peer-identity.js';
+import { spiffeIdOf } from '../../src/binding/peer-identity.js';
 import {
   caDirPaths,
   initCaDir,
   issueWorkload,
   workloadPaths,
-} from '../../identity/dev-ca-store.js';
-import { pathExists } from '../../identity/path-exists.js';
+} from '../../src/identity/dev-ca-store.js';
+import { pathExists } from '../../src/identity/path-exists.js';
 
 /** The demo's workloads; `attacker` has a valid certificate from the same CA but no client. */
 export const DEMO_WORKLOADS = ['orders', 'payments', 'attacker'] as const;

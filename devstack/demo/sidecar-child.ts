@@ -3,7 +3,7 @@ import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** The built CLI next to this file (`dist/src/cli/main.js`). */
-export const CLI_PATH: string = fileURLToPath(new URL('../../cli/main.js', import.meta.url));
+export const CLI_PATH: string = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** Listener addresses from the sidecar's start log line. */
 export interface SidecarAddresses {

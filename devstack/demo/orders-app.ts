@@ -8,7 +8,7 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
-import { certboundProtos, type EchoRequest, type EchoResponse } from '../../grpc/protos.js';
+import { certboundProtos, type EchoRequest, type EchoResponse } from '../../src/grpc/protos.js';
 
 /** The demo's gRPC service (`demo.v1.Echo`): plaintext HTTP/2 on 127.0.0.1 behind its sidecar. */
 export interface OrdersApp {

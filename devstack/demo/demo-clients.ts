@@ -22,7 +22,7 @@ import {
   type EchoResponse,
   type GetTokenRequest,
   type GetTokenResponse,
-} from '../../grpc/protos.js';
+} from '../../src/grpc/protos.js';
 
 /** One HTTP exchange. */
 export interface HttpResult {
