@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { JSONWebKeySet, JWK } from 'jose';
 import Provider, { errors } from 'oidc-provider';
-import { issueCertificate, type DevCa } from '../src/identity/dev-ca.js';
+import { issueCertificate, type DevCa } from '../src/devca/dev-ca.js';
 
 /** One OAuth client registered at the dev AS. */
 export interface DevAsClient {

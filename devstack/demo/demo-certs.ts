@@ -7,7 +7,7 @@ import {
   initCaDir,
   issueWorkload,
   workloadPaths,
-} from '../../src/identity/dev-ca-store.js';
+} from '../../src/devca/dev-ca-store.js';
 import { pathExists } from '../../src/identity/path-exists.js';
 
 /** The demo's workloads; `attacker` has a valid certificate from the same CA but no client. */

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readCaDir } from '../../src/identity/dev-ca-store.js';
+import { readCaDir } from '../../src/devca/dev-ca-store.js';
 import { startAuthorizationServer, type DevAuthorizationServer } from '../authorization-server.js';
 import type { DemoCerts } from './demo-certs.js';
 import {

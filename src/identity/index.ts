@@ -1,14 +1,6 @@
-export {
-  createDevCa,
-  loadDevCa,
-  createCsr,
-  issueCertificate,
-  type DevCa,
-  type IssueOptions,
-  type IssuedCertificate,
-  type KeyType,
-} from './dev-ca.js';
-export { initCaDir, readCaDir, issueWorkload, caDirPaths, workloadPaths } from './dev-ca-store.js';
+export { createCsr, type CsrAndKey } from './create-csr.js';
+export type { CsrSigner, SigningRequest, SignedCertificate } from './csr-signer.js';
+export type { KeyType } from './key-pair.js';
 export { writeFileAtomic } from './atomic-write.js';
 export { toPem, splitPemCertificates, parsePemCertificates } from './pem.js';
 export type { WorkloadIdentity, IdentityMaterial } from './workload-identity.js';
@@ -36,12 +28,3 @@ export {
 } from './rotating-agent.js';
 export { RotatingDispatcher, type RotatingDispatcherOptions } from './rotating-dispatcher.js';
 export { AgentPerIdentity, type AgentPerIdentityOptions } from './agent-per-identity.js';
-export {
-  rotateWorkload,
-  rotateCa,
-  retireCa,
-  certsStatusOf,
-  listWorkloads,
-  PREVIOUS_CA_DIR,
-  type CertificateStatus,
-} from './dev-ca-rotation.js';

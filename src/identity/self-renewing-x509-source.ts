@@ -1,18 +1,21 @@
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { CertboundError, isCertboundError } from '../errors.js';
 import { writeFileAtomic } from './atomic-write.js';
 import { checkIdentity } from './check-identity.js';
-import { caDirPaths, readCaDir } from './dev-ca-store.js';
-import { createCsr, issueCertificate, type DevCa, type KeyType } from './dev-ca.js';
+import { createCsr } from './create-csr.js';
+import type { CsrSigner, SignedCertificate } from './csr-signer.js';
 import { FailureLog, identityLogger } from './identity-logger.js';
+import type { KeyType } from './key-pair.js';
 import type { WorkloadIdentity } from './workload-identity.js';
 import { X509SourceBase } from './x509-source-base.js';
 
 /** Options of {@link SelfRenewingX509Source.create}. */
 export interface SelfRenewingX509SourceOptions {
-  /** The signer: an in-process dev CA, or a CA directory (re-read on every renewal, so a CA rotation is followed). */
-  ca: DevCa | { caDir: string };
+  /**
+   * Signs each new CSR: `devCaSigner(...)` for the development CA, or a client of a real CA.
+   * Called on every renewal, so a signer that re-reads its CA follows a CA rotation.
+   */
+  sign: CsrSigner;
   /** Workload name (CN and DNS SAN). */
   name: string;
   /** SPIFFE ID written as the URI SAN. */
@@ -38,9 +41,9 @@ export interface SelfRenewingX509SourceOptions {
 }
 
 /**
- * An {@link X509Source} that renews its own certificate from the dev CA — for the demo and
- * for users without cert-manager. At `renewAtFraction` of the lifetime (jittered) it makes
- * a new key and CSR, has it signed, checks the result, optionally writes the files
+ * An {@link X509Source} that renews its own certificate through a {@link CsrSigner} — the
+ * dev CA for the demo, or a real CA for users without cert-manager. At `renewAtFraction` of
+ * the lifetime (jittered) it makes a new key and CSR, has it signed, checks the result, optionally writes the files
  * atomically, and publishes. A failed renewal keeps the current certificate, reports
  * ERR_RENEWAL_FAILED through `onError` and the log, and retries with exponential backoff.
  */
@@ -175,42 +178,35 @@ export class SelfRenewingX509Source extends X509SourceBase {
 
   async #issue(): Promise<WorkloadIdentity> {
     const o = this.#options;
-    let ca: DevCa;
-    let bundlePem: string;
-    try {
-      if ('caDir' in o.ca) {
-        ca = await readCaDir(o.ca.caDir);
-        bundlePem = await readFile(caDirPaths(o.ca.caDir).bundle, 'utf8');
-      } else {
-        ca = o.ca;
-        bundlePem = ca.certPem;
-      }
-    } catch (err) {
-      throw new CertboundError(
-        'ERR_RENEWAL_FAILED',
-        `renewal of ${o.name} failed, keeping the current certificate: the CA cannot be loaded (${err instanceof Error ? err.message : 'unknown error'})`,
-        { cause: err, details: { name: o.name } },
-      );
-    }
     const ttlMs = o.ttlMs ?? 86_400_000;
     const { csrPem, keyPem } = await createCsr(o.name, o.keyType ?? 'P-256');
     // Backdate a little for clock skew between peers, but never by a large part of a short lifetime.
     const notBefore = new Date(Date.now() - Math.min(60_000, Math.floor(ttlMs / 10)));
-    const issued = await issueCertificate(ca, {
-      name: o.name,
-      csrPem,
-      ttlMs,
-      notBefore,
-      ...(o.spiffeId !== undefined ? { spiffeId: o.spiffeId } : {}),
-    });
+    let signed: SignedCertificate;
+    try {
+      signed = await o.sign({
+        csrPem,
+        name: o.name,
+        ttlMs,
+        notBefore,
+        ...(o.spiffeId !== undefined ? { spiffeId: o.spiffeId } : {}),
+      });
+    } catch (err) {
+      throw new CertboundError(
+        'ERR_RENEWAL_FAILED',
+        `renewal of ${o.name} failed, keeping the current certificate: the CA did not sign (${err instanceof Error ? err.message : 'unknown error'})`,
+        { cause: err, details: { name: o.name } },
+      );
+    }
+    const bundlePem = signed.bundlePem;
     const identity = checkIdentity(
-      { certPem: issued.certPem, keyPem, bundlePem },
+      { certPem: signed.certPem, keyPem, bundlePem },
       { origin: `self-renewed ${o.name}`, requireServerAuth: o.requireServerAuth ?? false },
     );
     if (o.writeTo !== undefined) {
       await writeFileAtomic(o.writeTo.bundlePath, bundlePem);
       await writeFileAtomic(o.writeTo.keyPath, keyPem, 0o600);
-      await writeFileAtomic(o.writeTo.certPath, issued.certPem);
+      await writeFileAtomic(o.writeTo.certPath, signed.certPem);
     }
     return identity;
   }

@@ -2,9 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { Agent, fetch as undiciFetch } from 'undici';
 import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError } from '../errors.js';
-import { FileX509Source } from '../identity/file-x509-source.js';
 import { watchIdentityStats } from '../identity/identity-stats.js';
-import { SelfRenewingX509Source } from '../identity/self-renewing-x509-source.js';
 import type { X509Source } from '../identity/x509-source.js';
 import { startAdminServer, type AdminServer } from '../http/admin-server.js';
 import { startInboundListener, type InboundListener } from '../http/inbound-listener.js';
@@ -27,6 +25,7 @@ import { TokenClient } from '../token/token-client.js';
 import { createVerifier, type Verifier } from '../verify/create-verifier.js';
 import type { JwksOption } from '../verify/options.js';
 import { Readiness } from './readiness.js';
+import { identitySourceOf } from './identity-source.js';
 import { retryUntil } from './retry-until.js';
 
 /** Options of {@link startSidecar} that are not configuration. */
@@ -77,30 +76,6 @@ async function readText(path: string, key: string): Promise<string> {
       { details: { key, path } },
     );
   }
-}
-
-async function sourceOf(config: CertboundConfig, logger: Logger): Promise<X509Source> {
-  const identity = config.identity;
-  const requireServerAuth = config.inbound !== undefined;
-  const log = logger.child({ component: 'identity' });
-  if (identity.dev !== undefined) {
-    return SelfRenewingX509Source.create({
-      ca: { caDir: identity.dev.caDir },
-      name: identity.dev.name,
-      ...(identity.dev.spiffeId !== undefined ? { spiffeId: identity.dev.spiffeId } : {}),
-      ttlMs: identity.dev.ttl,
-      requireServerAuth,
-      logger: log,
-    });
-  }
-  return FileX509Source.create({
-    certPath: identity.certPath as string,
-    keyPath: identity.keyPath as string,
-    bundlePath: identity.bundlePath as string,
-    pollIntervalMs: identity.pollInterval,
-    requireServerAuth,
-    logger: log,
-  });
 }
 
 async function jwksOptionOf(verify: NonNullable<CertboundConfig['verify']>): Promise<JwksOption> {
@@ -168,7 +143,10 @@ export async function startSidecar(
       ? await readText(config.token.asCaFile, 'token.asCaFile')
       : undefined;
   const jwks = config.verify !== undefined ? await jwksOptionOf(config.verify) : undefined;
-  const source = await sourceOf(config, logger);
+  const source = await identitySourceOf(config.identity, {
+    requireServerAuth: config.inbound !== undefined,
+    logger,
+  });
   cleanups.push(() => source.close());
   readiness.require('identity', true);
   const stats = watchIdentityStats(source);

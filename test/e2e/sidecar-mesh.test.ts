@@ -5,7 +5,7 @@ import {
   startAuthorizationServer,
   type DevAuthorizationServer,
 } from '../../devstack/authorization-server.js';
-import { issueWorkload } from '../../src/identity/dev-ca-store.js';
+import { issueWorkload } from '../../src/devca/dev-ca-store.js';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
 import { runCli } from '../support/cli.js';
 import { createTestPki, type TestPki } from '../support/pki.js';

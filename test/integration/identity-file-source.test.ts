@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCertboundError, type ErrorCode } from '../../src/errors.js';
-import { createDevCa, type DevCa } from '../../src/identity/dev-ca.js';
+import { createDevCa, type DevCa } from '../../src/devca/dev-ca.js';
 import { FileX509Source } from '../../src/identity/file-x509-source.js';
 import { watchIdentityStats } from '../../src/identity/identity-stats.js';
 import {

@@ -1,6 +1,6 @@
 import { mkdir, readdir, rename, rm, symlink, writeFile, open } from 'node:fs/promises';
 import { join } from 'node:path';
-import { issueCertificate, type DevCa, type IssueOptions } from '../../src/identity/dev-ca.js';
+import { issueCertificate, type DevCa, type IssueOptions } from '../../src/devca/dev-ca.js';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
 import type { X509Source } from '../../src/identity/x509-source.js';
 import type { WorkloadIdentity } from '../../src/identity/workload-identity.js';

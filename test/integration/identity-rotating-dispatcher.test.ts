@@ -4,7 +4,7 @@ import type { TLSSocket } from 'node:tls';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
-import { createDevCa, issueCertificate, type DevCa } from '../../src/identity/dev-ca.js';
+import { createDevCa, issueCertificate, type DevCa } from '../../src/devca/dev-ca.js';
 import { tlsOptionsOf } from '../../src/identity/follow-secure-context.js';
 import { RotatingDispatcher } from '../../src/identity/rotating-dispatcher.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { connect, type TLSSocket } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
-import { createDevCa, type DevCa } from '../../src/identity/dev-ca.js';
+import { createDevCa, type DevCa } from '../../src/devca/dev-ca.js';
 import { FileX509Source } from '../../src/identity/file-x509-source.js';
 import { followSecureContext, tlsOptionsOf } from '../../src/identity/follow-secure-context.js';
 import { watchIdentityStats } from '../../src/identity/identity-stats.js';

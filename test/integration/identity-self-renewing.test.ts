@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
-import { createDevCa, type DevCa } from '../../src/identity/dev-ca.js';
-import { initCaDir } from '../../src/identity/dev-ca-store.js';
+import { createDevCa, type DevCa } from '../../src/devca/dev-ca.js';
+import { devCaSigner } from '../../src/devca/dev-ca-signer.js';
+import { initCaDir } from '../../src/devca/dev-ca-store.js';
 import { FileX509Source } from '../../src/identity/file-x509-source.js';
 import { watchIdentityStats } from '../../src/identity/identity-stats.js';
 import { SelfRenewingX509Source } from '../../src/identity/self-renewing-x509-source.js';
@@ -49,7 +50,7 @@ describe('SelfRenewingX509Source', () => {
       bundlePath: join(root, 'ca.pem'),
     };
     const source = await SelfRenewingX509Source.create({
-      ca,
+      sign: devCaSigner(ca),
       name: 'orders',
       spiffeId: 'spiffe://demo.local/ns/default/sa/orders',
       ttlMs: 3000,
@@ -84,7 +85,7 @@ describe('SelfRenewingX509Source', () => {
     const caDir = join(root, 'ca-dir');
     await initCaDir(caDir);
     const source = await SelfRenewingX509Source.create({
-      ca: { caDir },
+      sign: devCaSigner({ caDir }),
       name: 'payments',
       ttlMs: 3_600_000,
       minBackoffMs: 3_600_000, // no automatic retry during the test: renewNow() drives it
@@ -115,10 +116,10 @@ describe('SelfRenewingX509Source', () => {
 
   it('rejects bad options at once', async () => {
     await expect(
-      SelfRenewingX509Source.create({ ca, name: 'x', renewAtFraction: 1.5 }),
+      SelfRenewingX509Source.create({ sign: devCaSigner(ca), name: 'x', renewAtFraction: 1.5 }),
     ).rejects.toThrow(TypeError);
-    await expect(SelfRenewingX509Source.create({ ca, name: 'x', ttlMs: 10 })).rejects.toThrow(
-      TypeError,
-    );
+    await expect(
+      SelfRenewingX509Source.create({ sign: devCaSigner(ca), name: 'x', ttlMs: 10 }),
+    ).rejects.toThrow(TypeError);
   });
 });

@@ -3,7 +3,7 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { isCertboundError } from '../../src/errors.js';
-import { issueCertificate } from '../../src/identity/dev-ca.js';
+import { issueCertificate } from '../../src/devca/dev-ca.js';
 import { createTokenClient, TokenClient } from '../../src/token/index.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 import { sourceOf } from '../support/as.js';

@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
-import { initCaDir, issueWorkload } from '../../src/identity/dev-ca-store.js';
-import type { DevCa } from '../../src/identity/dev-ca.js';
+import { initCaDir, issueWorkload } from '../../src/devca/dev-ca-store.js';
+import type { DevCa } from '../../src/devca/dev-ca.js';
 import { readFileSync } from 'node:fs';
 
 /** PEM material of one test workload. */

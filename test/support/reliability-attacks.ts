@@ -1,5 +1,5 @@
 import { connect, type ConnectionOptions } from 'node:tls';
-import { issueCertificate, type DevCa } from '../../src/identity/dev-ca.js';
+import { issueCertificate, type DevCa } from '../../src/devca/dev-ca.js';
 
 /** A client certificate + key as PEM. */
 export interface ClientMaterial {

@@ -8,7 +8,7 @@ import {
   type DevAsResource,
   type DevAuthorizationServer,
 } from '../../devstack/authorization-server.js';
-import { rotateWorkload } from '../../src/identity/dev-ca-rotation.js';
+import { rotateWorkload } from '../../src/devca/dev-ca-rotation.js';
 import type { X509Source } from '../../src/identity/x509-source.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { startSidecar, type Sidecar } from '../../src/sidecar/start-sidecar.js';

@@ -3,8 +3,9 @@ import { X509Certificate, createPrivateKey } from 'node:crypto';
 import { statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCsr, issueCertificate } from '../../src/identity/dev-ca.js';
-import { caDirPaths, initCaDir } from '../../src/identity/dev-ca-store.js';
+import { issueCertificate } from '../../src/devca/dev-ca.js';
+import { createCsr } from '../../src/identity/create-csr.js';
+import { caDirPaths, initCaDir } from '../../src/devca/dev-ca-store.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 
 describe('dev CA', () => {

@@ -1,11 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../duration.js';
-import {
-  certsStatusOf,
-  retireCa,
-  rotateCa,
-  rotateWorkload,
-} from '../../identity/dev-ca-rotation.js';
+import { certsStatusOf, retireCa, rotateCa, rotateWorkload } from '../../devca/dev-ca-rotation.js';
 import { UsageError, type Command, type OptionSpecs } from '../command.js';
 
 const DIR = {

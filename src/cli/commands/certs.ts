@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../../duration.js';
-import { initCaDir, issueWorkload } from '../../identity/dev-ca-store.js';
+import { initCaDir, issueWorkload } from '../../devca/dev-ca-store.js';
 import { thumbprintOf } from '../../binding/thumbprint.js';
 import { UsageError, type Command, type OptionSpecs } from '../command.js';
 

@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../../config/load-config.js';
-import { FileX509Source } from '../../identity/file-x509-source.js';
-import { SelfRenewingX509Source } from '../../identity/self-renewing-x509-source.js';
-import type { X509Source } from '../../identity/x509-source.js';
+import { identitySourceOf } from '../../sidecar/identity-source.js';
 import type { TokenRequest } from '../../token/access-token.js';
 import { TokenClient } from '../../token/token-client.js';
 import { UsageError, type Command, type OptionSpecs } from '../command.js';
@@ -65,20 +63,8 @@ export const token: Command = {
         ...request,
       };
     }
-    const id = config.identity;
-    const source: X509Source =
-      id.dev !== undefined
-        ? await SelfRenewingX509Source.create({
-            ca: { caDir: id.dev.caDir },
-            name: id.dev.name,
-            ...(id.dev.spiffeId !== undefined ? { spiffeId: id.dev.spiffeId } : {}),
-            ttlMs: id.dev.ttl,
-          })
-        : await FileX509Source.create({
-            certPath: id.certPath as string,
-            keyPath: id.keyPath as string,
-            bundlePath: id.bundlePath as string,
-          });
+    // The CLI prints only the token: the source logs nowhere.
+    const source = await identitySourceOf(config.identity, { requireServerAuth: false });
     const t = config.token;
     const client = new TokenClient({
       source,

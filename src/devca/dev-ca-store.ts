@@ -1,6 +1,6 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../identity/atomic-write.js';
 import {
   createDevCa,
   issueCertificate,
@@ -9,7 +9,7 @@ import {
   type IssueOptions,
   type IssuedCertificate,
 } from './dev-ca.js';
-import { pathExists } from './path-exists.js';
+import { pathExists } from '../identity/path-exists.js';
 
 /**
  * Layout of a dev CA directory (default `certs/`):

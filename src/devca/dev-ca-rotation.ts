@@ -3,11 +3,12 @@ import { mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { spiffeIdOf } from '../binding/peer-identity.js';
 import { thumbprintOf } from '../binding/thumbprint.js';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../identity/atomic-write.js';
 import { caDirPaths, issueWorkload, workloadPaths } from './dev-ca-store.js';
-import { createDevCa, type IssuedCertificate, type KeyType } from './dev-ca.js';
-import { parsePemCertificates } from './pem.js';
-import { pathExists } from './path-exists.js';
+import type { KeyType } from '../identity/key-pair.js';
+import { createDevCa, type IssuedCertificate } from './dev-ca.js';
+import { parsePemCertificates } from '../identity/pem.js';
+import { pathExists } from '../identity/path-exists.js';
 
 /** Folder of a CA directory holding the CA replaced by {@link rotateCa}, until {@link retireCa}. */
 export const PREVIOUS_CA_DIR = 'ca-previous';

@@ -1,14 +1,8 @@
 import { randomBytes, webcrypto } from 'node:crypto';
-import { toPem } from './pem.js';
-import { x509 } from './x509-provider.js';
+import { algorithmOf, generateKeyPair, privateKeyPem, type KeyType } from '../identity/key-pair.js';
+import { x509 } from '../identity/x509-provider.js';
 
-const subtle = webcrypto.subtle;
-
-/** Key algorithms the dev CA issues. */
-export type KeyType = 'P-256' | 'Ed25519';
-
-const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
-const ED25519 = { name: 'Ed25519' } as const;
+const ECDSA_P256 = algorithmOf('P-256');
 const DAY = 86_400_000;
 
 /** A CA able to sign certificates: its certificate and private key. */
@@ -50,25 +44,10 @@ export interface IssueOptions {
   usages?: Array<'clientAuth' | 'serverAuth'>;
 }
 
-function algorithmOf(keyType: KeyType): EcKeyGenParams | Algorithm {
-  return keyType === 'Ed25519' ? ED25519 : ECDSA_P256;
-}
-
 function serialNumber(): string {
   const bytes = randomBytes(16);
   bytes[0] = (bytes[0] ?? 0) & 0x7f; // positive INTEGER (RFC 5280 §4.1.2.2)
   return bytes.toString('hex');
-}
-
-async function generateKeys(keyType: KeyType): Promise<CryptoKeyPair> {
-  return (await subtle.generateKey(algorithmOf(keyType), true, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
-}
-
-async function privateKeyPem(key: CryptoKey): Promise<string> {
-  return toPem(await subtle.exportKey('pkcs8', key), 'PRIVATE KEY');
 }
 
 /**
@@ -79,7 +58,7 @@ async function privateKeyPem(key: CryptoKey): Promise<string> {
 export async function createDevCa(
   options: { commonName?: string; ttlMs?: number } = {},
 ): Promise<DevCa> {
-  const keys = await generateKeys('P-256');
+  const keys = await generateKeyPair('P-256');
   const notBefore = new Date(Date.now() - 60_000);
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
@@ -113,22 +92,8 @@ export async function createDevCa(
 export async function loadDevCa(certPem: string, keyPem: string): Promise<DevCa> {
   const cert = new x509.X509Certificate(certPem);
   const der = Buffer.from(keyPem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
-  const privateKey = await subtle.importKey('pkcs8', der, ECDSA_P256, true, ['sign']);
+  const privateKey = await webcrypto.subtle.importKey('pkcs8', der, ECDSA_P256, true, ['sign']);
   return { certPem, keyPem, cert, privateKey };
-}
-
-/** Creates a key pair and a PKCS#10 CSR for `name` (what a renewing workload sends). */
-export async function createCsr(
-  name: string,
-  keyType: KeyType = 'P-256',
-): Promise<{ csrPem: string; keyPem: string }> {
-  const keys = await generateKeys(keyType);
-  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
-    name: `CN=${name}`,
-    keys,
-    signingAlgorithm: algorithmOf(keyType),
-  });
-  return { csrPem: csr.toString('pem') + '\n', keyPem: await privateKeyPem(keys.privateKey) };
 }
 
 /**
@@ -149,7 +114,7 @@ export async function issueCertificate(
     if (!(await csr.verify())) throw new Error('CSR signature does not verify');
     publicKey = await csr.publicKey.export();
   } else {
-    const keys = await generateKeys(options.keyType ?? 'P-256');
+    const keys = await generateKeyPair(options.keyType ?? 'P-256');
     publicKey = keys.publicKey;
     keyPem = await privateKeyPem(keys.privateKey);
   }

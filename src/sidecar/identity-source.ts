@@ -1,0 +1,37 @@
+import type { CertboundConfig } from '../config/schema.js';
+import { devCaSigner } from '../devca/dev-ca-signer.js';
+import { FileX509Source } from '../identity/file-x509-source.js';
+import { SelfRenewingX509Source } from '../identity/self-renewing-x509-source.js';
+import type { X509Source } from '../identity/x509-source.js';
+import type { Logger } from '../observability/logger.js';
+
+/**
+ * The workload identity that `identity` configures: files that cert-manager (or
+ * `make certs`) writes, or a certificate self-renewed from the dev CA. The sources log
+ * through their own `identity` child of `logger`.
+ */
+export function identitySourceOf(
+  identity: CertboundConfig['identity'],
+  options: { readonly requireServerAuth: boolean; readonly logger?: Logger },
+): Promise<X509Source> {
+  const common = {
+    requireServerAuth: options.requireServerAuth,
+    ...(options.logger !== undefined ? { logger: options.logger } : {}),
+  };
+  if (identity.dev !== undefined) {
+    return SelfRenewingX509Source.create({
+      sign: devCaSigner({ caDir: identity.dev.caDir }),
+      name: identity.dev.name,
+      ...(identity.dev.spiffeId !== undefined ? { spiffeId: identity.dev.spiffeId } : {}),
+      ttlMs: identity.dev.ttl,
+      ...common,
+    });
+  }
+  return FileX509Source.create({
+    certPath: identity.certPath as string,
+    keyPath: identity.keyPath as string,
+    bundlePath: identity.bundlePath as string,
+    pollIntervalMs: identity.pollInterval,
+    ...common,
+  });
+}
