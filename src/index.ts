@@ -8,6 +8,7 @@ export * from './errors.js';
 export * from './binding/index.js';
 export * from './verify/index.js';
 export * from './identity/index.js';
+export * from './tls/index.js';
 export { parseDuration } from './duration.js';
 export type { AccessToken, TokenRequest, TokenProvider } from './token/access-token.js';
 export {

@@ -5,7 +5,7 @@ import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js'
 import type { Verifier } from '../verify/create-verifier.js';
 import { checkPolicy, policyFor } from '../verify/policy.js';
 import { DEFAULT_IDENTITY_PREFIX, identityEntriesOf, isIdentityKey } from './identity-metadata.js';
-import { Http2SessionPool } from './http2-session-pool.js';
+import { Http2SessionPool } from '../tls/http2-session-pool.js';
 import { forwardHeaders, relayGrpcStream } from './relay-grpc-stream.js';
 import type { GrpcMethodPolicy } from './server-interceptor.js';
 import { writeGrpcError } from './write-grpc-error.js';

@@ -5,7 +5,9 @@ import { spiffeIdOf } from '../binding/peer-identity.js';
 import { CertboundError, isCertboundError } from '../errors.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { TokenProvider, TokenRequest } from '../token/access-token.js';
-import { Http2SessionPool } from './http2-session-pool.js';
+import { ConnectionsPerIdentity } from '../tls/connections-per-identity.js';
+import { tlsOptionsOf } from '../tls/follow-secure-context.js';
+import { Http2SessionPool } from '../tls/http2-session-pool.js';
 import { forwardHeaders, relayGrpcStream } from './relay-grpc-stream.js';
 import { writeGrpcError } from './write-grpc-error.js';
 
@@ -64,39 +66,34 @@ export function createGrpcOutboundForwarder(
       throw new CertboundError('ERR_UPSTREAM_IDENTITY');
     }
   };
-  // The certificate each session presents, so its calls carry tokens bound to it.
-  const sessionThumbprints = new WeakMap<object, string>();
-  const pool = new Http2SessionPool(() => {
-    const identity = source.current();
-    const session = connect(url, {
-      cert: identity.chainPem,
-      key: identity.keyPem,
-      ca: identity.bundlePem,
-      minVersion: 'TLSv1.2',
-      ALPNProtocols: ['h2'],
-    });
-    session.unref();
-    sessionThumbprints.set(session, identity.thumbprint);
-    return session;
-  }, checkUpstream);
-  // TLS fact: a session keeps the certificate it was opened with; recycle on rotation.
-  const unsubscribe = source.onUpdate(() => pool.recycle());
+  // One session pool per identity: a session keeps the certificate it was opened with, so a
+  // rotation opens a new one (in-flight calls finish on the old) and tokens follow the pool.
+  const sessions = new ConnectionsPerIdentity<Http2SessionPool>({
+    build: (identity) =>
+      new Http2SessionPool(() => {
+        const session = connect(url, { ...tlsOptionsOf(identity), ALPNProtocols: ['h2'] });
+        session.unref();
+        return session;
+      }, checkUpstream),
+    retire: (pool) => pool.close(),
+  }).follow(source);
 
   const forward = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const stream = res.stream;
     void (async () => {
       try {
+        const identity = sessions.identity;
         let session;
         try {
-          session = await pool.session();
+          session = await sessions.current().session();
         } catch (err) {
           throw isCertboundError(err)
             ? err
             : new CertboundError('ERR_UPSTREAM_UNREACHABLE', undefined, { cause: err });
         }
         // RFC 8705 §3: the token must be bound to the certificate this session presents,
-        // even when the source rotated after the session was opened.
-        const thumbprint = sessionThumbprints.get(session);
+        // even when the source rotated while the session was being opened.
+        const thumbprint = identity?.thumbprint;
         let token;
         try {
           token = await tokens.get(request, thumbprint !== undefined ? { thumbprint } : {});
@@ -122,9 +119,6 @@ export function createGrpcOutboundForwarder(
     })();
   };
   return Object.assign(forward, {
-    close: async () => {
-      unsubscribe();
-      await pool.close();
-    },
+    close: () => sessions.close(),
   });
 }

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { CertboundError } from '../errors.js';
-import { followSecureContext, tlsOptionsOf } from '../identity/follow-secure-context.js';
+import { followSecureContext, tlsOptionsOf } from '../tls/follow-secure-context.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';

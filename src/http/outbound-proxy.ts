@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Agent } from 'undici';
 import { CertboundError, isCertboundError } from '../errors.js';
-import { AgentPerIdentity } from '../identity/agent-per-identity.js';
+import { undiciAgentsPerIdentity } from '../tls/undici-agents.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
@@ -124,7 +124,7 @@ export async function startOutboundListener(
   const agents = new Map(
     [...upstreams.values()].map((u) => [
       u.name,
-      new AgentPerIdentity({
+      undiciAgentsPerIdentity({
         keepAliveTimeout: 4_000,
         connect: {
           checkServerIdentity:
@@ -137,7 +137,7 @@ export async function startOutboundListener(
   function agentFor(name: string, identity: WorkloadIdentity): Agent {
     const perIdentity = agents.get(name);
     if (perIdentity === undefined) throw new CertboundError('ERR_UPSTREAM_UNKNOWN');
-    return perIdentity.agentFor(identity);
+    return perIdentity.for(identity);
   }
 
   async function tokenAndAgent(

@@ -14,17 +14,3 @@ export {
   type SelfRenewingX509SourceOptions,
 } from './self-renewing-x509-source.js';
 export { watchIdentityStats, type IdentityStats } from './identity-stats.js';
-export {
-  followSecureContext,
-  tlsOptionsOf,
-  type FollowSecureContextOptions,
-  type SecureContextTarget,
-  type TlsContextSettings,
-} from './follow-secure-context.js';
-export {
-  RotatingHttpsAgent,
-  createRotatingAgent,
-  type RotatingAgentOptions,
-} from './rotating-agent.js';
-export { RotatingDispatcher, type RotatingDispatcherOptions } from './rotating-dispatcher.js';
-export { AgentPerIdentity, type AgentPerIdentityOptions } from './agent-per-identity.js';

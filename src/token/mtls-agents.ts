@@ -1,5 +1,6 @@
-import { fetch as undiciFetch } from 'undici';
-import { AgentPerIdentity } from '../identity/agent-per-identity.js';
+import { fetch as undiciFetch, type Agent } from 'undici';
+import type { ConnectionsPerIdentity } from '../tls/connections-per-identity.js';
+import { undiciAgentsPerIdentity } from '../tls/undici-agents.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 
 /** A fetch function compatible with oauth4webapi's `customFetch`. */
@@ -7,17 +8,17 @@ export type FetchFunction = (url: string, init: RequestInit) => Promise<Response
 
 /**
  * Fetch functions that present a given workload identity to the AS, over one undici agent
- * per identity ({@link AgentPerIdentity}: never reused across a rotation).
+ * per identity ({@link ConnectionsPerIdentity}: never reused across a rotation).
  */
 export class MtlsAgents {
-  readonly #agents: AgentPerIdentity;
+  readonly #agents: ConnectionsPerIdentity<Agent>;
 
   /**
    * @param ca PEM trusted for the AS's certificate; default each identity's bundle
    * @param timeoutMs connect, headers and body timeouts of the agents
    */
   constructor(ca: string | undefined, timeoutMs: number) {
-    this.#agents = new AgentPerIdentity({
+    this.#agents = undiciAgentsPerIdentity({
       ...(ca !== undefined ? { ca } : {}),
       connect: { timeout: timeoutMs },
       headersTimeout: timeoutMs,
@@ -27,7 +28,7 @@ export class MtlsAgents {
 
   /** A fetch function that presents `identity`'s certificate. */
   fetchFor(identity: WorkloadIdentity): FetchFunction {
-    const agent = this.#agents.agentFor(identity);
+    const agent = this.#agents.for(identity);
     return (url, init) =>
       undiciFetch(url, { ...(init as object), dispatcher: agent }) as unknown as Promise<Response>;
   }

@@ -16,7 +16,7 @@ import {
 } from '../../src/cli/commands/certs-rotation.js';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
 import { FileX509Source } from '../../src/identity/file-x509-source.js';
-import { followSecureContext, tlsOptionsOf } from '../../src/identity/follow-secure-context.js';
+import { followSecureContext, tlsOptionsOf } from '../../src/tls/follow-secure-context.js';
 import type { WorkloadIdentity } from '../../src/identity/workload-identity.js';
 import type { X509Source } from '../../src/identity/x509-source.js';
 

@@ -5,8 +5,8 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
 import { createDevCa, issueCertificate, type DevCa } from '../../src/devca/dev-ca.js';
-import { tlsOptionsOf } from '../../src/identity/follow-secure-context.js';
-import { RotatingDispatcher } from '../../src/identity/rotating-dispatcher.js';
+import { tlsOptionsOf } from '../../src/tls/follow-secure-context.js';
+import { undiciAgentsPerIdentity } from '../../src/tls/undici-agents.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 
 let ca: DevCa;
@@ -34,23 +34,23 @@ afterAll(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-describe('RotatingDispatcher (undici)', () => {
+describe('undici agents per identity, following a source', () => {
   it('presents the new client certificate after each update; the old agent is closed', async () => {
     const source = StaticX509Source.create(await material('payments'));
-    const rotating = new RotatingDispatcher(source);
+    const rotating = undiciAgentsPerIdentity().follow(source);
     const seen: string[] = [];
     for (let i = 0; i < 3; i++) {
-      const res = await request(url, { dispatcher: rotating.currentDispatcher() });
+      const res = await request(url, { dispatcher: rotating.current() });
       seen.push(await res.body.text());
       expect(seen.at(-1)).toBe(source.current().thumbprint);
-      const old = rotating.currentDispatcher();
+      const old = rotating.current();
       source.set(await material('payments'));
-      expect(rotating.currentDispatcher()).not.toBe(old);
+      expect(rotating.current()).not.toBe(old);
       expect(old.closed).toBe(true);
     }
     expect(new Set(seen).size).toBe(3);
     await rotating.close();
     await source.close();
-    expect(() => rotating.currentDispatcher()).toThrow(/closed/);
+    expect(() => rotating.current()).toThrow(/closed/);
   });
 });

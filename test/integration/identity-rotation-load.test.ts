@@ -8,9 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { thumbprintOf } from '../../src/binding/thumbprint.js';
 import { createDevCa, type DevCa } from '../../src/devca/dev-ca.js';
 import { FileX509Source } from '../../src/identity/file-x509-source.js';
-import { followSecureContext, tlsOptionsOf } from '../../src/identity/follow-secure-context.js';
+import { followSecureContext, tlsOptionsOf } from '../../src/tls/follow-secure-context.js';
 import { watchIdentityStats } from '../../src/identity/identity-stats.js';
-import { RotatingHttpsAgent } from '../../src/identity/rotating-agent.js';
+import { httpsAgentsPerIdentity } from '../../src/tls/https-agents.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import {
   inPlace,
@@ -215,7 +215,7 @@ describe('server certificate rotation under load (mTLS, keep-alive)', () => {
   });
 });
 
-describe('client certificate rotation under load (RotatingHttpsAgent)', () => {
+describe('client certificate rotation under load (httpsAgentsPerIdentity)', () => {
   it(`rotates ${3 * PER_METHOD} times with zero failed requests; the server sees each new certificate`, async () => {
     const dir = join(root, 'client');
     await k8sInit(dir, await mint(ca, 'payments'));
@@ -247,7 +247,7 @@ describe('client certificate rotation under load (RotatingHttpsAgent)', () => {
       pollIntervalMs: 1000,
     });
     cleanups.push(() => source.close());
-    const rotating = new RotatingHttpsAgent(source, { maxSockets: CONCURRENCY });
+    const rotating = httpsAgentsPerIdentity({ maxSockets: CONCURRENCY }).follow(source);
     cleanups.push(() => rotating.close());
     const peersSeen = new Set<string>();
     // Read current() per request: that is the contract of the rotating agent.

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createDevCa, issueCertificate } from '../../src/devca/dev-ca.js';
-import { tlsOptionsOf } from '../../src/identity/follow-secure-context.js';
+import { tlsOptionsOf } from '../../src/tls/follow-secure-context.js';
 import { watchIdentityStats } from '../../src/identity/identity-stats.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 

@@ -7,8 +7,8 @@ export type SessionCheck = (socket: TLSSocket | Socket) => void;
 
 /**
  * One reusable HTTP/2 client session (HTTP/2 multiplexes every call on it), reconnected
- * when it closes, errors or receives GOAWAY. `recycle()` lets the calls in flight finish on
- * the old session while new calls get a new one (e.g. after a certificate rotation).
+ * when it closes, errors or receives GOAWAY. A session keeps the certificate it was opened
+ * with: for one pool per certificate, build pools with `ConnectionsPerIdentity`.
  */
 export class Http2SessionPool {
   readonly #connect: () => ClientHttp2Session;
@@ -27,16 +27,6 @@ export class Http2SessionPool {
     if (this.#closed) return Promise.reject(new Error('session pool closed'));
     this.#current ??= this.#open();
     return this.#current;
-  }
-
-  /** New calls go to a new session; the old one closes once its calls end. */
-  recycle(): void {
-    const old = this.#current;
-    this.#current = undefined;
-    void old?.then(
-      (s) => s.close(),
-      () => undefined,
-    );
   }
 
   /** Closes every session (calls in flight are allowed to finish). */

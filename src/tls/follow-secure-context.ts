@@ -1,6 +1,6 @@
 import type { SecureContextOptions, SecureVersion } from 'node:tls';
-import type { WorkloadIdentity } from './workload-identity.js';
-import type { X509Source } from './x509-source.js';
+import type { WorkloadIdentity } from '../identity/workload-identity.js';
+import type { X509Source } from '../identity/x509-source.js';
 
 /** TLS settings certbound applies to every context built from an identity. */
 export interface TlsContextSettings {
