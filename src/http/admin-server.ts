@@ -4,8 +4,14 @@ import type { Registry } from 'prom-client';
 import type { Logger } from '../observability/logger.js';
 import { listen } from './listen.js';
 
-/** Named readiness checks; the listener is ready when every value is true. */
-export type ReadinessChecks = Readonly<Record<string, boolean>>;
+/** What `/readyz` answers (as JSON; 200 when `ready`, else 503). */
+export interface ReadinessReport {
+  readonly ready: boolean;
+  /** Every named check and whether it passes: `certificate`, `jwks`, `tokenEndpoint`, `notDraining`. */
+  readonly checks: Readonly<Record<string, boolean>>;
+  /** For each failing check, why (the certificate's notAfter, the JWKS URL and status, the AS error). */
+  readonly reasons: Readonly<Record<string, string>>;
+}
 
 /** Options of {@link startAdminServer}. */
 export interface AdminServerOptions {
@@ -13,8 +19,8 @@ export interface AdminServerOptions {
   readonly host?: string;
   /** Default 0 (any free port). */
   readonly port?: number;
-  /** Current readiness checks (read per `/readyz` call). */
-  readonly readiness: () => ReadinessChecks;
+  /** The current readiness (evaluated per `/readyz` call). */
+  readonly readiness: () => ReadinessReport;
   /** Prometheus registry served at `/metrics`. */
   readonly registry: Registry;
   readonly logger: Logger;
@@ -30,7 +36,8 @@ export interface AdminServer {
 
 /**
  * Starts the admin listener: `/healthz` (the process is alive), `/readyz` (200 when every
- * readiness check passes, else 503 with the checks as JSON), `/metrics` (Prometheus text).
+ * readiness check passes, else 503; the body names each check and why a failing one
+ * fails), `/metrics` (Prometheus text).
  */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const server = createServer((req, res) => {
@@ -44,11 +51,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       return;
     }
     if (path === '/readyz') {
-      const checks = options.readiness();
-      const ready = Object.values(checks).every((v) => v);
+      const report = options.readiness();
       res
-        .writeHead(ready ? 200 : 503, { 'content-type': 'application/json' })
-        .end(JSON.stringify({ ready, checks }));
+        .writeHead(report.ready ? 200 : 503, {
+          'content-type': 'application/json',
+          'cache-control': 'no-store',
+        })
+        .end(JSON.stringify(report));
       return;
     }
     if (path === '/metrics') {

@@ -17,15 +17,31 @@ export class FailureLog {
 
   constructor(private readonly logger: Logger) {}
 
-  /** Logs `error` at warn level unless it is the same as the previous failure. */
-  failure(key: string, fields: Record<string, unknown>, message: string): void {
-    if (this.#last === key) return;
+  /**
+   * Logs the failure (at `level`, default warn) unless it is the same as the previous one.
+   *
+   * @returns true when it was logged (a new, different failure)
+   */
+  failure(
+    key: string,
+    fields: Record<string, unknown>,
+    message: string,
+    level: 'warn' | 'error' = 'warn',
+  ): boolean {
+    if (this.#last === key) return false;
     this.#last = key;
-    this.logger.warn(fields, message);
+    this.logger[level](fields, message);
+    return true;
   }
 
-  /** Forgets the previous failure (after a success). */
-  reset(): void {
+  /**
+   * Forgets the previous failure (after a success).
+   *
+   * @returns true when a failure was remembered (the success is a recovery)
+   */
+  reset(): boolean {
+    const had = this.#last !== undefined;
     this.#last = undefined;
+    return had;
   }
 }

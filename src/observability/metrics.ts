@@ -15,6 +15,8 @@ export interface SidecarMetrics {
   readonly certExpiry: Gauge;
   /** Identity updates by `result` (`ok`/`rejected`). */
   readonly rotations: Counter<'result'>;
+  /** 1 while the certificate in force is in its expiry-warning window (or expired) without a replacement. */
+  readonly certExpiring: Gauge;
   /** Open connections per `listener`. */
   readonly activeConnections: Gauge<'listener'>;
   /**
@@ -29,6 +31,8 @@ export interface SidecarMetrics {
   observeIdentity(
     read: () => { expiryTimestampSeconds: number; rotations: { ok: number; rejected: number } },
   ): void;
+  /** Registers a reader of "the renewal is late" (`certbound_identity_expiring`, read at scrape time). */
+  observeCertificateExpiring(read: () => boolean): void;
 }
 
 /** Options of {@link createMetrics}. */
@@ -70,6 +74,7 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
     | (() => { expiryTimestampSeconds: number; rotations: { ok: number; rejected: number } })
     | undefined;
   const seenRotations = { ok: 0, rejected: 0 };
+  let readExpiring: (() => boolean) | undefined;
   return {
     registry,
     inboundRequests: new Counter({
@@ -121,6 +126,14 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
         }
       },
     }),
+    certExpiring: new Gauge({
+      name: 'certbound_identity_expiring',
+      help: 'Whether the workload certificate in force is in its expiry-warning window or expired without having been replaced (1) or not (0).',
+      registers: [registry],
+      collect() {
+        if (readExpiring !== undefined) this.set(readExpiring() ? 1 : 0);
+      },
+    }),
     activeConnections: new Gauge({
       name: 'certbound_active_connections',
       help: 'Open connections per listener.',
@@ -132,6 +145,9 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
     },
     observeIdentity(read) {
       readIdentity = read;
+    },
+    observeCertificateExpiring(read) {
+      readExpiring = read;
     },
   };
 }

@@ -1,7 +1,8 @@
 import { readFile } from 'node:fs/promises';
-import { Agent, fetch as undiciFetch } from 'undici';
 import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError } from '../errors.js';
+import { watchCertificateValidity } from '../identity/certificate-validity.js';
+import { FailureLog } from '../identity/identity-logger.js';
 import { watchIdentityStats } from '../identity/identity-stats.js';
 import type { X509Source } from '../identity/x509-source.js';
 import { startAdminServer, type AdminServer } from '../http/admin-server.js';
@@ -55,7 +56,10 @@ export interface Sidecar {
   readonly localApi: string | undefined;
   readonly source: X509Source;
   readonly metrics: SidecarMetrics;
-  /** True when identity, JWKS and (with upstreams) the token endpoint were reached, and not draining. */
+  /**
+   * True when the certificate in force is valid, the JWKS is usable (fetched, and not stale
+   * while refetches fail) and, with upstreams, their tokens can be had; and not draining.
+   */
   ready(): boolean;
   /** Resolves once {@link Sidecar.ready} is true (or rejects after `timeoutMs`). */
   whenReady(timeoutMs?: number): Promise<void>;
@@ -124,7 +128,7 @@ export async function startSidecar(
 ): Promise<Sidecar> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
   const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
-  const readiness = new Readiness();
+  const readiness = new Readiness(logger.child({ component: 'readiness' }));
   let stopped = false;
   const cleanups: Array<() => unknown> = [];
   const closeAll = async (): Promise<void> => {
@@ -148,10 +152,18 @@ export async function startSidecar(
     logger,
   });
   cleanups.push(() => source.close());
-  readiness.require('identity', true);
   const stats = watchIdentityStats(source);
   cleanups.push(() => stats.close());
   metrics.observeIdentity(() => stats);
+  const validity = watchCertificateValidity(source, {
+    logger,
+    ...(config.identity.expiryWarning !== undefined
+      ? { expiryWarningMs: config.identity.expiryWarning }
+      : {}),
+  });
+  cleanups.push(() => validity.close());
+  readiness.add(validity);
+  metrics.observeCertificateExpiring(() => validity.expiring);
 
   let verifier: Verifier | undefined;
   let tokens: TokenClient | undefined;
@@ -178,28 +190,29 @@ export async function startSidecar(
       const ver = verifier;
       cleanups.push(() => ver.close());
       metrics.observeVerifierCache(() => ver.stats());
+      readiness.add({ name: 'jwks', check: () => ver.ready() });
       if ('url' in jwks) {
-        readiness.require('jwks');
-        const agent = new Agent(jwks.ca !== undefined ? { connect: { ca: jwks.ca } } : {});
-        cleanups.push(() => agent.close());
-        // Readiness: the JWKS has been fetched once (the verifier keeps its own copy).
+        // Warm-up: fetch the keys before traffic arrives; the verifier owns the fetch.
+        const log = logger.child({ component: 'verify' });
+        const failures = new FailureLog(log);
         void retryUntil(
-          async () => {
-            const res = await undiciFetch(String(jwks.url), {
-              dispatcher: agent,
-              signal: AbortSignal.timeout(5_000),
-            });
-            const body = (await res.json()) as { keys?: unknown };
-            if (!res.ok || !Array.isArray(body.keys))
-              throw new Error(`JWKS answered ${res.status}`);
-          },
+          () => ver.refreshKeys(),
           () => stopped,
-          (err, tries) =>
-            logger.warn(
-              { tries, reason: err instanceof Error ? err.message : String(err) },
-              'JWKS not reachable yet',
-            ),
-        ).then((ok) => ok && readiness.pass('jwks'));
+          (err, tries, retryInMs) => {
+            const error =
+              err instanceof CertboundError
+                ? err
+                : new CertboundError('ERR_JWKS_UNAVAILABLE', undefined, { cause: err });
+            failures.failure(
+              `${error.code}|${error.message}`,
+              { code: error.code, ...error.details, tries, retryInMs },
+              `JWKS not usable yet (retrying with backoff): ${error.message}`,
+              error.details['permanent'] === true ? 'error' : 'warn',
+            );
+          },
+        ).then((ok) => {
+          if (ok && failures.reset()) log.info('JWKS fetched');
+        });
       }
     }
 
@@ -220,17 +233,10 @@ export async function startSidecar(
       cleanups.push(() => client.close());
       const upstreams = config.outbound?.upstreams ?? [];
       if (upstreams.length > 0) {
-        readiness.require('tokenEndpoint');
-        // Readiness: one token obtained; it also warms the cache for the first calls.
-        void retryUntil(
-          () => Promise.all(upstreams.map((u) => client.get(tokenRequestOf(u)))),
-          () => stopped,
-          (err, tries) =>
-            logger.warn(
-              { tries, code: err instanceof CertboundError ? err.code : undefined },
-              'token endpoint not reachable yet',
-            ),
-        ).then((ok) => ok && readiness.pass('tokenEndpoint'));
+        // Warm-up: one token per upstream (the first calls find it cached); the token
+        // client retries with its backoff and logs each distinct failure.
+        readiness.add({ name: 'tokenEndpoint', check: () => client.ready() });
+        void client.warmUp(upstreams.map(tokenRequestOf));
       }
     }
 
@@ -340,7 +346,7 @@ export async function startSidecar(
       admin = await startAdminServer({
         host: config.admin.host,
         port: config.admin.port,
-        readiness: () => readiness.checks(),
+        readiness: () => readiness.report(),
         registry: metrics.registry,
         logger,
       });
@@ -381,7 +387,7 @@ export async function startSidecar(
         const check = (): void => {
           if (readiness.ready) return resolve();
           if (stopped || Date.now() > deadline)
-            return reject(new Error(`sidecar not ready: ${JSON.stringify(readiness.checks())}`));
+            return reject(new Error(`sidecar not ready: ${JSON.stringify(readiness.report())}`));
           setTimeout(check, 25).unref();
         };
         check();

@@ -3,6 +3,7 @@ import {
   ResponseBodyError,
   WWWAuthenticateChallengeError,
 } from 'oauth4webapi';
+import { causeCodeOf } from '../error-cause.js';
 import { CertboundError, isCertboundError } from '../errors.js';
 
 const MAX_DESCRIPTION = 200;
@@ -58,7 +59,7 @@ export function mapAsError(err: unknown, operation: string): CertboundError {
       { cause: err, details: { reason: err.code } },
     );
   }
-  const reason = err instanceof Error ? causeCode(err) : undefined;
+  const reason = causeCodeOf(err);
   return new CertboundError(
     'ERR_AS_UNAVAILABLE',
     `The ${operation} failed: the authorization server is unreachable${reason ? ` (${reason})` : ''}.`,
@@ -66,13 +67,32 @@ export function mapAsError(err: unknown, operation: string): CertboundError {
   );
 }
 
-/** The innermost `code` (ECONNREFUSED, ERR_TLS_…) of an error chain. */
-function causeCode(err: Error): string | undefined {
-  let code: string | undefined;
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
-    const c = (e as { code?: unknown }).code;
-    if (typeof c === 'string') code = c;
-    e = e.cause;
+/**
+ * True for a failure that will not go away by retrying until a setting changes: the AS
+ * refused the grant with a 4xx (`invalid_client`, `invalid_scope`, `unauthorized_client`;
+ * not 408/429), answered something that is not a valid response, issued unbound tokens,
+ * or publishes no valid metadata. Such failures are still retried (the AS may be fixed),
+ * but logged as errors.
+ */
+export function isPermanentAsError(error: CertboundError): boolean {
+  switch (error.code) {
+    case 'ERR_AS_ERROR': {
+      const status = error.details['status'];
+      return (
+        typeof status === 'number' &&
+        status >= 400 &&
+        status < 500 &&
+        status !== 408 &&
+        status !== 429
+      );
+    }
+    case 'ERR_AS_RESPONSE':
+    case 'ERR_TOKEN_NOT_BOUND':
+      return true;
+    case 'ERR_DISCOVERY':
+      // An unreachable or silent AS sets `reason`; invalid metadata does not.
+      return error.details['reason'] === undefined;
+    default:
+      return false;
   }
-  return code;
 }

@@ -7,12 +7,14 @@ import {
   type Client,
 } from 'oauth4webapi';
 import { CertboundError } from '../errors.js';
+import { FailureLog } from '../identity/identity-logger.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
-import type { Logger } from '../observability/logger.js';
+import { silentLogger, type Logger } from '../observability/logger.js';
+import type { ReadinessStatus } from '../readiness-check.js';
 import type { AccessToken, TokenGetOptions, TokenProvider, TokenRequest } from './access-token.js';
 import { backoffDelay } from './backoff.js';
 import { discoverAuthorizationServer } from './discover-authorization-server.js';
-import { mapAsError } from './map-as-error.js';
+import { isPermanentAsError, mapAsError } from './map-as-error.js';
 import { MtlsAgents, type FetchFunction } from './mtls-agents.js';
 import {
   resolveTokenClientOptions,
@@ -60,6 +62,27 @@ interface Slot {
   retryAt: number;
   lastError: CertboundError | undefined;
   timer: NodeJS.Timeout | undefined;
+  /** Logs a failure that repeats once, and a different one again. */
+  readonly failureLog: FailureLog;
+}
+
+/** A request the client keeps a token ready for ({@link TokenClient.warmUp}). */
+interface WarmRequest {
+  readonly request: TokenRequest;
+  readonly normalized: NormalizedTokenRequest;
+  obtained: boolean;
+  /** Why the last warm-up attempt failed (also discovery, which has no slot). */
+  lastError: CertboundError | undefined;
+}
+
+/** `resource https://payments.example (scope a b)`, for messages; never a token. */
+function describeRequest(request: NormalizedTokenRequest): string {
+  const parts = [
+    request.audience !== undefined ? `audience ${request.audience}` : undefined,
+    request.resource !== undefined ? `resource ${request.resource}` : undefined,
+    request.scopes.length > 0 ? `scope "${request.scopes.join(' ')}"` : undefined,
+  ].filter((p) => p !== undefined);
+  return parts.length > 0 ? parts.join(', ') : 'the default audience';
 }
 
 const MAX_ROTATION_RETRIES = 3;
@@ -78,6 +101,8 @@ export class TokenClient implements TokenProvider {
   readonly #log: Logger | undefined;
   readonly #agents: MtlsAgents;
   readonly #slots = new Map<string, Slot>();
+  readonly #warm = new Map<string, WarmRequest>();
+  readonly #startFailures: FailureLog;
   readonly #client: Client;
   #as: AuthorizationServer | undefined;
   #starting: Promise<void> | undefined;
@@ -98,6 +123,7 @@ export class TokenClient implements TokenProvider {
   constructor(options: TokenClientOptions) {
     this.#opts = resolveTokenClientOptions(options);
     this.#log = this.#opts.logger?.child({ component: 'token-client' });
+    this.#startFailures = new FailureLog(this.#log ?? silentLogger());
     this.#agents = new MtlsAgents(this.#opts.ca, this.#opts.timeoutMs);
     // RFC 8705 §5: use the mTLS aliases whenever the AS publishes them.
     this.#client = { client_id: this.#opts.clientId, use_mtls_endpoint_aliases: true };
@@ -110,10 +136,22 @@ export class TokenClient implements TokenProvider {
    * @throws CertboundError `ERR_DISCOVERY` when the metadata cannot be had (a later call retries).
    */
   start(): Promise<void> {
-    this.#starting ??= this.#start().catch((err: unknown) => {
-      this.#starting = undefined;
-      throw err;
-    });
+    this.#starting ??= this.#start().then(
+      () => {
+        this.#startFailures.reset();
+      },
+      (err: unknown) => {
+        this.#starting = undefined;
+        const error = mapAsError(err, 'metadata request');
+        this.#startFailures.failure(
+          `${error.code}|${error.message}`,
+          { code: error.code, details: error.details },
+          `authorization server discovery failed: ${error.message}`,
+          isPermanentAsError(error) ? 'error' : 'warn',
+        );
+        throw error;
+      },
+    );
     return this.#starting;
   }
 
@@ -227,6 +265,78 @@ export class TokenClient implements TokenProvider {
     );
   }
 
+  /**
+   * Obtains a token for each request now (start-up warm-up: the first calls find it in the
+   * cache), retrying each with this client's backoff until it succeeds or the client is
+   * closed. From then on {@link TokenClient.ready} reports on these requests.
+   *
+   * @returns true once every request got a token; false when the client was closed first
+   * @throws TypeError at once (not in the promise) on a bad request
+   */
+  warmUp(requests: readonly TokenRequest[]): Promise<boolean> {
+    const entries = requests.map((request) => {
+      const normalized = normalizeTokenRequest(request);
+      let entry = this.#warm.get(normalized.key);
+      if (entry === undefined) {
+        entry = { request, normalized, obtained: false, lastError: undefined };
+        this.#warm.set(normalized.key, entry);
+      }
+      return entry;
+    });
+    return Promise.all(entries.map((entry) => this.#warmOne(entry))).then((done) =>
+      done.every(Boolean),
+    );
+  }
+
+  async #warmOne(entry: WarmRequest): Promise<boolean> {
+    for (let attempt = 1; !this.#closed; attempt++) {
+      try {
+        await this.get(entry.request);
+        entry.obtained = true;
+        entry.lastError = undefined;
+        return true;
+      } catch (err) {
+        if (this.#closed) break;
+        entry.lastError = mapAsError(err, 'token request');
+        const delay = backoffDelay(attempt, this.#opts.minBackoffMs, this.#opts.maxBackoffMs);
+        await new Promise((resolve) => setTimeout(resolve, delay).unref());
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Whether outbound calls can get their tokens: not ok until every warmed-up request
+   * ({@link TokenClient.warmUp}) got one, and when one holds no valid token while its last
+   * request failed — the reason carries the AS answer (`invalid_client`, …). A token that
+   * lapsed unused is not a failure. Ok when nothing was warmed up.
+   */
+  ready(): ReadinessStatus {
+    if (this.#closed) return { ok: false, reason: 'The token client is closed.' };
+    let thumbprint: string;
+    try {
+      thumbprint = this.#opts.source.current().thumbprint;
+    } catch (err) {
+      return {
+        ok: false,
+        reason: `No workload identity: ${mapAsError(err, 'token request').message}`,
+      };
+    }
+    for (const entry of this.#warm.values()) {
+      const slot = this.#slots.get(entry.normalized.key);
+      const held = slot?.token;
+      if (held?.thumbprint === thumbprint && Date.now() < held.expiresAt.getTime()) continue;
+      const error = entry.obtained ? slot?.lastError : (slot?.lastError ?? entry.lastError);
+      if (!entry.obtained || error !== undefined) {
+        return {
+          ok: false,
+          reason: `token for ${describeRequest(entry.normalized)}: ${error?.message ?? 'not obtained yet.'}`,
+        };
+      }
+    }
+    return { ok: true };
+  }
+
   /** Counters since creation. */
   stats(): TokenClientStats {
     const c = this.#counts;
@@ -294,6 +404,7 @@ export class TokenClient implements TokenProvider {
         retryAt: 0,
         lastError: undefined,
         timer: undefined,
+        failureLog: new FailureLog(this.#log ?? silentLogger()),
       };
       this.#slots.set(request.key, slot);
     }
@@ -358,6 +469,12 @@ export class TokenClient implements TokenProvider {
   }
 
   #onSuccess(slot: Slot, token: AccessToken, requestedAt: number): void {
+    if (slot.failureLog.reset()) {
+      this.#log?.info(
+        { request: describeRequest(slot.request), attempts: slot.failures + 1 },
+        'token request succeeded again',
+      );
+    }
     slot.failures = 0;
     slot.retryAt = 0;
     slot.lastError = undefined;
@@ -380,9 +497,18 @@ export class TokenClient implements TokenProvider {
     const delay = backoffDelay(slot.failures, this.#opts.minBackoffMs, this.#opts.maxBackoffMs);
     slot.retryAt = Date.now() + delay;
     slot.lastError = error;
-    this.#log?.warn(
-      { code: error.code, details: error.details, attempt: slot.failures, retryInMs: delay },
-      'token request failed',
+    // Once per distinct failure: a retried invalid_client must not flood the log.
+    slot.failureLog.failure(
+      `${error.code}|${error.message}`,
+      {
+        code: error.code,
+        details: error.details,
+        request: describeRequest(slot.request),
+        attempt: slot.failures,
+        retryInMs: delay,
+      },
+      `token request for ${describeRequest(slot.request)} failed (retried with backoff): ${error.message}`,
+      isPermanentAsError(error) ? 'error' : 'warn',
     );
     if (!this.#closed) this.#schedule(slot, slot.retryAt);
   }

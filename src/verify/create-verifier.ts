@@ -3,6 +3,7 @@ import { checkBinding } from '../binding/check-binding.js';
 import { isPeerIdentity, peerIdentityOf, type PeerIdentity } from '../binding/peer-identity.js';
 import type { CertificateInput } from '../binding/thumbprint.js';
 import { CertboundError } from '../errors.js';
+import type { ReadinessStatus } from '../readiness-check.js';
 import { createKeyResolver } from './key-resolver.js';
 import { mapJoseError } from './map-jose-error.js';
 import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
@@ -30,6 +31,18 @@ export interface Verifier {
   verify(token: string, peer: PeerInput): Promise<Principal>;
   /** Cache counters. */
   stats(): VerifierStats;
+  /**
+   * Whether tokens can be verified now: false before the JWKS was first fetched, and when
+   * the keys are older than `cacheMaxAgeMs` while refetching them fails (the reason names
+   * the URL and the last error). Always true for a local key set.
+   */
+  ready(): ReadinessStatus;
+  /**
+   * Fetches the JWKS now (warm-up before taking traffic).
+   *
+   * @throws CertboundError `ERR_JWKS_UNAVAILABLE` saying what is wrong (URL, status, body).
+   */
+  refreshKeys(): Promise<void>;
   /** Releases the JWKS fetcher's sockets. */
   close(): Promise<void>;
 }
@@ -144,6 +157,8 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return principal;
     },
     stats: () => ({ cacheHits: cache.hits, cacheMisses: cache.misses, cacheSize: cache.size }),
+    ready: () => keys.ready(),
+    refreshKeys: () => keys.refresh(),
     close: () => keys.close(),
   };
 }

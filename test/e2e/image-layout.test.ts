@@ -261,7 +261,7 @@ describe('production image layout (as deploy/docker/Dockerfile builds it)', () =
       const ready = await fetch(`http://${admin}/readyz`);
       expect(ready.status).toBe(503);
       expect(((await ready.json()) as { checks: Record<string, boolean> }).checks).toMatchObject({
-        identity: true,
+        certificate: true,
         jwks: false,
       });
       const metrics = await (await fetch(`http://${admin}/metrics`)).text();
