@@ -79,6 +79,12 @@ export const ERROR_TABLE = {
     grpc: S.UNAUTHENTICATED,
     summary: 'The token is not valid yet (nbf/iat in the future).',
   },
+  ERR_TOKEN_LIFETIME: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The token lifetime (exp − iat) exceeds verify.maxTokenLifetime.',
+  },
   ERR_TOKEN_SIGNATURE: {
     http: 401,
     bearer: 'invalid_token',

@@ -36,6 +36,10 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
   'inbound.policies[].clientIds': '[orders]',
   'inbound.policies[].spiffeIds': '[spiffe://demo.local/ns/default/sa/orders]',
   'inbound.policies[].scopes': '[payments:write]',
+  'inbound.tls': '{ minVersion: TLSv1.2, ecdhCurves: [X25519, P-256] }',
+  'inbound.tls.minVersion': 'TLSv1.3',
+  'inbound.tls.ciphers': '[ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-ECDSA-CHACHA20-POLY1305]',
+  'inbound.tls.ecdhCurves': '[X25519, P-256]',
   verify:
     '{ issuer: https://as.example, audience: https://payments.example, jwksUri: https://as.example/jwks }',
   'verify.issuer': 'https://as.example',
@@ -49,6 +53,7 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
   'verify.algorithms': '[ES256]',
   'verify.types': '[at+jwt]',
   'verify.clockTolerance': '30s',
+  'verify.maxTokenLifetime': '24h',
   'verify.maxTokenBytes': '8192',
   'verify.cacheSize': '10000',
   token: '{ issuer: https://as.example, clientId: orders }',

@@ -1,5 +1,11 @@
+import { createSecureContext, getCiphers } from 'node:tls';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import {
+  cipherListOf,
+  isTls13Suite,
+  type TlsContextSettings,
+} from '../tls/follow-secure-context.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -75,6 +81,86 @@ const policySchema = z.strictObject({
   scopes: z.array(nonEmpty).optional(),
 });
 
+/** A colon-separated string (OpenSSL style) or a list, as a list of names. */
+const nameList = z
+  .union([nonEmpty, z.array(nonEmpty).min(1)])
+  .transform((value) =>
+    (Array.isArray(value) ? value : value.split(':')).map((n) => n.trim()).filter((n) => n !== ''),
+  );
+
+// OpenSSL matches suite names case-sensitively, and they are all upper case.
+const cipherList = nameList.transform((names) => names.map((n) => n.toUpperCase()));
+
+const KNOWN_CIPHERS = new Set(getCiphers());
+// PSK/SRP need secrets certbound never configures; CCM8's 64-bit tag is below BCP 195.
+const REFUSED_CIPHER = /(^|-)(PSK|SRP)-|CCM_?8/i;
+
+function cipherProblem(name: string): string | undefined {
+  if (!KNOWN_CIPHERS.has(name.toLowerCase()))
+    return `${name} is not a cipher suite this node/OpenSSL offers (name suites, not OpenSSL expressions such as HIGH or !aNULL)`;
+  if (REFUSED_CIPHER.test(name)) return `${name} is refused (PSK, SRP and CCM8 suites)`;
+  return undefined;
+}
+
+function curveProblem(name: string): string | undefined {
+  if (name.toLowerCase() === 'auto') return 'auto is the default: leave ecdhCurves out for it';
+  try {
+    createSecureContext({ ecdhCurve: name });
+    return undefined;
+  } catch {
+    return `${name} is not an ECDHE group this node/OpenSSL offers`;
+  }
+}
+
+/** `inbound.tls`, turned into node's settings (ciphers as one list, TLS 1.3 names first). */
+const inboundTlsSchema = z
+  .strictObject({
+    minVersion: z.enum(['TLSv1.2', 'TLSv1.3']).default('TLSv1.2'),
+    ciphers: cipherList.optional(),
+    ecdhCurves: nameList.optional(),
+  })
+  .superRefine((value, ctx) => {
+    for (const [key, problemOf] of [
+      ['ciphers', cipherProblem],
+      ['ecdhCurves', curveProblem],
+    ] as const) {
+      for (const name of value[key] ?? []) {
+        const message = problemOf(name);
+        if (message !== undefined) ctx.addIssue({ code: 'custom', path: [key], message });
+      }
+    }
+    if (
+      value.minVersion === 'TLSv1.2' &&
+      value.ciphers !== undefined &&
+      value.ciphers.length > 0 &&
+      value.ciphers.every(isTls13Suite)
+    ) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['ciphers'],
+        message:
+          'names no TLS 1.2 suite while minVersion is TLSv1.2 (set minVersion: TLSv1.3 for TLS 1.3 only)',
+      });
+    }
+  })
+  .transform((value, ctx): TlsContextSettings => {
+    const settings: TlsContextSettings = {
+      minVersion: value.minVersion,
+      ...(value.ciphers !== undefined ? { ciphers: value.ciphers.join(':') } : {}),
+      ...(value.ecdhCurves !== undefined ? { ecdhCurve: value.ecdhCurves.join(':') } : {}),
+    };
+    // The whole set, as the listener will build it: what OpenSSL refuses fails here, not at start.
+    try {
+      createSecureContext({ ...settings, ciphers: cipherListOf(settings) });
+    } catch (err) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `OpenSSL refuses these settings (${err instanceof Error ? err.message : String(err)})`,
+      });
+    }
+    return settings;
+  });
+
 const inboundSchema = z.strictObject({
   host: host.default('0.0.0.0'),
   port: port.default(15443),
@@ -95,6 +181,7 @@ const inboundSchema = z.strictObject({
     })
     .prefault({}),
   policies: z.array(policySchema).default([]),
+  tls: inboundTlsSchema.prefault({}),
 });
 
 const verifySchema = z
@@ -110,6 +197,9 @@ const verifySchema = z
     algorithms: z.array(nonEmpty).min(1).optional(),
     types: z.array(nonEmpty).min(1).optional(),
     clockTolerance: duration.default(30_000),
+    maxTokenLifetime: duration
+      .refine((ms) => ms >= 1000, 'must be at least 1s')
+      .default(86_400_000),
     maxTokenBytes: z.number().int().min(256).default(8192),
     cacheSize: z.number().int().min(0).default(10_000),
   })

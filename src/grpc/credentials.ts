@@ -5,9 +5,11 @@ import {
   type ChannelCredentials,
   type ServerCredentials,
 } from '@grpc/grpc-js';
+import type { TlsContextSettings } from '../tls/follow-secure-context.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import type { X509Source } from '../identity/x509-source.js';
 import { X509CertificateProvider } from './certificate-provider.js';
+import { X509ServerCredentials } from './x509-server-credentials.js';
 
 /** Options of {@link channelCredentialsFrom}. */
 export interface ChannelCredentialsOptions {
@@ -20,15 +22,16 @@ export interface ChannelCredentialsOptions {
 
 /**
  * Server credentials that follow `source`: the server presents the current workload
- * certificate, trusts the current bundle and requires a verified client certificate.
+ * certificate, trusts the current bundle and requires a verified client certificate, with
+ * certbound's TLS settings (TLS ≥ 1.2, RFC 9325 suites for TLS 1.2; override with `tls`).
  * A rotation applies to new connections without restarting the server; set
  * `grpc.max_connection_age_ms` on the server to recycle long-lived ones.
  */
-export function serverCredentialsFrom(source: X509Source): ServerCredentials {
-  const provider = new X509CertificateProvider(source);
-  // grpc-js 1.14's factory passes its (ca, identity) arguments to a constructor that takes
-  // (identity, ca): one provider serving both roles makes the order irrelevant.
-  return experimental.createCertificateProviderServerCredentials(provider, provider, true);
+export function serverCredentialsFrom(
+  source: X509Source,
+  options: { tls?: TlsContextSettings } = {},
+): ServerCredentials {
+  return new X509ServerCredentials(source, options.tls);
 }
 
 /**

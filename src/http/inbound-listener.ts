@@ -4,7 +4,11 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import { CertboundError } from '../errors.js';
-import { followSecureContext, tlsOptionsOf } from '../tls/follow-secure-context.js';
+import {
+  followSecureContext,
+  tlsOptionsOf,
+  type TlsContextSettings,
+} from '../tls/follow-secure-context.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
@@ -37,6 +41,8 @@ export interface InboundListenerOptions {
   /** Default 0 (any free port). */
   readonly port?: number;
   readonly limits?: InboundLimits;
+  /** TLS version, suites and groups. Default: TLS ≥ 1.2 with the RFC 9325 suites. */
+  readonly tls?: TlsContextSettings;
   readonly logger: Logger;
   readonly metrics?: SidecarMetrics;
 }
@@ -77,7 +83,7 @@ export async function startInboundListener(
   const keepAlive = limits.keepAliveTimeoutMs ?? 5_000;
   const logger = options.logger;
   const server = createSecureServer({
-    ...tlsOptionsOf(options.source.current()),
+    ...tlsOptionsOf(options.source.current(), options.tls),
     allowHTTP1: true,
     requestCert: true,
     rejectUnauthorized: true,
@@ -92,6 +98,7 @@ export async function startInboundListener(
   http1['keepAliveTimeout'] = keepAlive;
   server.maxConnections = limits.maxConnections ?? 10_000;
   const unfollow = followSecureContext(server, options.source, {
+    ...options.tls,
     onError: (err) => logger.error({ err }, 'inbound TLS context update failed'),
   });
 

@@ -184,6 +184,7 @@ export async function startSidecar(
         ...(v.algorithms !== undefined ? { algorithms: v.algorithms } : {}),
         ...(v.types !== undefined ? { types: v.types } : {}),
         clockToleranceSec: v.clockTolerance / 1000,
+        maxTokenLifetimeSec: v.maxTokenLifetime / 1000,
         maxTokenBytes: v.maxTokenBytes,
         cacheSize: v.cacheSize,
       });
@@ -284,6 +285,7 @@ export async function startSidecar(
           keepAliveTimeoutMs: inb.limits.keepAliveTimeout,
           maxConnections: inb.limits.maxConnections,
         },
+        tls: inb.tls,
         logger: logger.child({ component: 'inbound' }),
         metrics,
       });

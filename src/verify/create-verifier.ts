@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, jwtVerify } from 'jose';
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
 import { checkBinding } from '../binding/check-binding.js';
 import { isPeerIdentity, peerIdentityOf, type PeerIdentity } from '../binding/peer-identity.js';
 import type { CertificateInput } from '../binding/thumbprint.js';
@@ -8,6 +8,7 @@ import { createKeyResolver } from './key-resolver.js';
 import { mapJoseError } from './map-jose-error.js';
 import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
 import { principalOf, type Principal } from './principal.js';
+import { checkTimeClaims } from './time-claims.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** The peer of a connection: a certificate in any form, or its precomputed identity. */
@@ -23,8 +24,9 @@ export interface VerifierStats {
 /** Verifies bound access tokens. Create one per process and share it. */
 export interface Verifier {
   /**
-   * Verifies `token` (signature, `typ`, `iss`, `aud`, `exp`/`nbf`/`iat`, size) and that it
-   * is bound to `peer` (RFC 8705 §3.1). Does not check scopes or policy: see `checkPolicy`.
+   * Verifies `token` (signature, `typ`, `iss`, `aud`, `exp`/`nbf`/`iat` — finite, in range,
+   * `iat` not in the future, lifetime at most `maxTokenLifetimeSec` — size) and that it is
+   * bound to `peer` (RFC 8705 §3.1). Does not check scopes or policy: see `checkPolicy`.
    *
    * @throws CertboundError with a stable code; never resolves for an invalid token.
    */
@@ -83,6 +85,18 @@ export function createVerifier(options: VerifierOptions): Verifier {
         `Token typ must be one of: ${opts.types.join(', ')}.`,
       );
     }
+    let unverified: Readonly<Record<string, unknown>>;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      throw new CertboundError('ERR_TOKEN_MALFORMED');
+    }
+    // Range checks jose lacks (exp: 1e999 is Infinity), before any key lookup or signature work.
+    checkTimeClaims(unverified, {
+      nowSec: opts.now() / 1000,
+      clockToleranceSec: opts.clockToleranceSec,
+      maxTokenLifetimeSec: opts.maxTokenLifetimeSec,
+    });
     try {
       const { payload } = await jwtVerify(token, keys.getKey, {
         algorithms: opts.algorithms,

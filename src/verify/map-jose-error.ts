@@ -8,7 +8,9 @@ export function mapJoseError(err: unknown): CertboundError {
   if (err instanceof errors.JWTClaimValidationFailed) {
     switch (err.claim) {
       case 'nbf':
-        return new CertboundError('ERR_TOKEN_NOT_YET_VALID');
+        return err.reason === 'check_failed'
+          ? new CertboundError('ERR_TOKEN_NOT_YET_VALID')
+          : new CertboundError('ERR_TOKEN_CLAIMS', 'The token nbf claim is not a number.');
       case 'iat':
         return err.reason === 'check_failed'
           ? new CertboundError('ERR_TOKEN_NOT_YET_VALID', 'The token iat is in the future.')

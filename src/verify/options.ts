@@ -39,6 +39,11 @@ export interface VerifierOptions {
   types?: string[];
   /** Clock skew tolerated on `exp`/`nbf`/`iat`, in seconds. Default 30. */
   clockToleranceSec?: number;
+  /**
+   * Longest accepted token lifetime, `exp − iat` (`exp − now` without `iat`), in seconds.
+   * Default 86 400 (24 h). Longer-lived tokens are refused with `ERR_TOKEN_LIFETIME`.
+   */
+  maxTokenLifetimeSec?: number;
   /** Maximum token length in bytes. Default 8192. */
   maxTokenBytes?: number;
   /** Entries in the verified-token cache (0 disables it). Default 10 000. */
@@ -54,6 +59,7 @@ export interface ResolvedVerifierOptions {
   readonly algorithms: string[];
   readonly types: string[];
   readonly clockToleranceSec: number;
+  readonly maxTokenLifetimeSec: number;
   readonly maxTokenBytes: number;
   readonly cacheSize: number;
   readonly now: () => number;
@@ -84,9 +90,13 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
     );
   }
   const clockToleranceSec = options.clockToleranceSec ?? 30;
+  const maxTokenLifetimeSec = options.maxTokenLifetimeSec ?? 86_400;
   const maxTokenBytes = options.maxTokenBytes ?? 8192;
   const cacheSize = options.cacheSize ?? 10_000;
   if (!(clockToleranceSec >= 0)) throw new TypeError('clockToleranceSec must be >= 0');
+  if (!(maxTokenLifetimeSec > 0 && Number.isFinite(maxTokenLifetimeSec))) {
+    throw new TypeError('maxTokenLifetimeSec must be a finite number > 0');
+  }
   if (!(maxTokenBytes > 0)) throw new TypeError('maxTokenBytes must be > 0');
   if (!(cacheSize >= 0)) throw new TypeError('cacheSize must be >= 0');
   return {
@@ -95,6 +105,7 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
     algorithms,
     types: (options.types ?? ['at+jwt']).map(normalizeTyp),
     clockToleranceSec,
+    maxTokenLifetimeSec,
     maxTokenBytes,
     cacheSize,
     now: options.now ?? Date.now,

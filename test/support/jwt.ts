@@ -1,4 +1,5 @@
 import {
+  CompactSign,
   exportJWK,
   generateKeyPair,
   SignJWT,
@@ -20,6 +21,11 @@ export interface TestIssuer {
     claims?: JWTPayload,
     header?: { typ?: string; kid?: string },
   ): Promise<string>;
+  /**
+   * Signs `payloadJson` byte for byte (header `at+jwt`, this issuer's key): for claims jose's
+   * builder refuses to write, such as `"exp": 1e999` or `"exp": "soon"`.
+   */
+  signRaw(payloadJson: string): Promise<string>;
   readonly privateKey: CryptoKey;
 }
 
@@ -38,6 +44,10 @@ export async function createTestIssuer(
     publicJwk,
     privateKey,
     jwks: () => ({ keys: [publicJwk] }),
+    signRaw: (payloadJson) =>
+      new CompactSign(new TextEncoder().encode(payloadJson))
+        .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid })
+        .sign(privateKey),
     async sign(thumbprint, claims = {}, header = {}) {
       const now = Math.floor(Date.now() / 1000);
       return new SignJWT({

@@ -1,4 +1,7 @@
+import 'reflect-metadata';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import { connect, type ConnectionOptions } from 'node:tls';
+import * as x509 from '@peculiar/x509';
 import { issueCertificate, type DevCa } from '../../src/devca/dev-ca.js';
 
 /** A client certificate + key as PEM. */
@@ -26,6 +29,64 @@ export async function serverOnlyCert(ca: DevCa, name: string): Promise<ClientMat
     usages: ['serverAuth'],
   });
   return { certPem: issued.certPem, keyPem: issued.keyPem ?? '' };
+}
+
+/** A certificate from `ca` for an RSA-2048 key (the dev CA itself issues P-256 keys). */
+export async function rsaCert(ca: DevCa, name: string): Promise<ClientMaterial> {
+  const alg = {
+    name: 'RSASSA-PKCS1-v1_5',
+    hash: 'SHA-256',
+    publicExponent: new Uint8Array([1, 0, 1]),
+    modulusLength: 2048,
+  };
+  const keys = await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify']);
+  const csr = await x509.Pkcs10CertificateRequestGenerator.create({
+    name: `CN=${name}`,
+    keys,
+    signingAlgorithm: alg,
+  });
+  const issued = await issueCertificate(ca, {
+    name,
+    spiffeId: `spiffe://demo.local/ns/default/sa/${name}`,
+    csrPem: csr.toString('pem'),
+  });
+  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey));
+  const keyPem = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({
+    type: 'pkcs8',
+    format: 'pem',
+  });
+  return { certPem: issued.certPem, keyPem: String(keyPem) };
+}
+
+/**
+ * Performs a TLS handshake with 127.0.0.1:`port` and resolves with `<protocol> <cipher>`
+ * (OpenSSL name, e.g. `TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256`), or `refused: <reason>` when
+ * the handshake failed (bounded by `timeoutMs`).
+ */
+export function tlsHandshake(
+  port: number,
+  tls: ConnectionOptions,
+  timeoutMs = 10_000,
+): Promise<string> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const done = (value: string): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(value);
+    };
+    const socket = connect({ host: '127.0.0.1', port, servername: 'localhost', ...tls });
+    const timer = setTimeout(() => done('refused: timeout'), timeoutMs);
+    socket.on('secureConnect', () =>
+      done(`${socket.getProtocol() ?? '?'} ${socket.getCipher().name}`),
+    );
+    socket.on('error', (err: Error & { code?: string }) =>
+      done(`refused: ${err.code ?? err.message}`),
+    );
+    socket.on('close', () => done('refused: closed'));
+  });
 }
 
 /**

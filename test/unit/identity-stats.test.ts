@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { createDevCa, issueCertificate } from '../../src/devca/dev-ca.js';
-import { tlsOptionsOf } from '../../src/tls/follow-secure-context.js';
+import {
+  cipherListOf,
+  NODE_TLS13_CIPHERSUITES,
+  tlsOptionsOf,
+} from '../../src/tls/follow-secure-context.js';
 import { watchIdentityStats } from '../../src/identity/identity-stats.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 
@@ -52,12 +56,13 @@ describe('tlsOptionsOf', () => {
       cert: id.chainPem,
       ca: id.bundlePem,
       minVersion: 'TLSv1.2',
+      ciphers: cipherListOf(),
     });
     expect(
       tlsOptionsOf(id, { minVersion: 'TLSv1.3', ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256' }),
     ).toMatchObject({
       minVersion: 'TLSv1.3',
-      ciphers: 'ECDHE-ECDSA-AES128-GCM-SHA256',
+      ciphers: `${NODE_TLS13_CIPHERSUITES.join(':')}:ECDHE-ECDSA-AES128-GCM-SHA256`,
     });
     await source.close();
   });

@@ -138,6 +138,133 @@ describe('createVerifier: RFC 9068 + RFC 8705 table', () => {
     ],
   ];
 
+  /** A token signed over `times` written as raw JSON (`"exp":1e999` survives as Infinity). */
+  const rawTimes = (times: string) =>
+    as.signRaw(
+      `{"iss":${JSON.stringify(as.issuer)},"aud":${JSON.stringify(as.audience)},"sub":"orders","client_id":"orders","cnf":{"x5t#S256":${JSON.stringify(orders.thumbprint)}},${times}}`,
+    );
+  const DAY = 86_400;
+  // RFC 7519 §2 NumericDate and §4.1.4–4.1.6, beyond what jose checks (issue 11 §4).
+  const timeCases: Array<[string, () => Promise<string>, string]> = [
+    [
+      'iat further in the future than the clock tolerance',
+      () => as.sign(orders.thumbprint, { iat: now() + 120, exp: now() + 600 }),
+      'ERR_TOKEN_NOT_YET_VALID',
+    ],
+    [
+      'iat in the future within the clock tolerance',
+      () => as.sign(orders.thumbprint, { iat: now() + 10, exp: now() + 600 }),
+      'ACCEPTED',
+    ],
+    ['exp 1e999 (Infinity)', () => rawTimes(`"iat":${now()},"exp":1e999`), 'ERR_TOKEN_CLAIMS'],
+    ['exp -1e999 (-Infinity)', () => rawTimes(`"iat":${now()},"exp":-1e999`), 'ERR_TOKEN_CLAIMS'],
+    [
+      'exp as a numeric string',
+      () => rawTimes(`"iat":${now()},"exp":"${now() + 300}"`),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    ['exp null', () => rawTimes(`"iat":${now()},"exp":null`), 'ERR_TOKEN_CLAIMS'],
+    ['exp after the year 9999', () => rawTimes(`"iat":${now()},"exp":1e12`), 'ERR_TOKEN_CLAIMS'],
+    [
+      'iat 1e999 (Infinity)',
+      () => rawTimes(`"iat":1e999,"exp":${now() + 300}`),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    [
+      'iat as a string',
+      () => rawTimes(`"iat":"${now()}","exp":${now() + 300}`),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    [
+      'nbf 1e999 (Infinity)',
+      () => rawTimes(`"iat":${now()},"nbf":1e999,"exp":${now() + 300}`),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    [
+      'nbf -1e999 (-Infinity)',
+      () => rawTimes(`"iat":${now()},"nbf":-1e999,"exp":${now() + 300}`),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    [
+      'nbf before 1970',
+      () => rawTimes(`"iat":${now()},"nbf":-1,"exp":${now() + 300}`),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    [
+      'nbf as a string',
+      () => rawTimes(`"iat":${now()},"nbf":"${now()}","exp":${now() + 300}`),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    [
+      'exp before iat',
+      () => as.sign(orders.thumbprint, { iat: now() + 20, exp: now() + 10 }),
+      'ERR_TOKEN_CLAIMS',
+    ],
+    [
+      'lifetime beyond 24 h (exp − iat)',
+      () => as.sign(orders.thumbprint, { iat: now(), exp: now() + DAY + 1 }),
+      'ERR_TOKEN_LIFETIME',
+    ],
+    [
+      'lifetime of exactly 24 h',
+      () => as.sign(orders.thumbprint, { iat: now(), exp: now() + DAY }),
+      'ACCEPTED',
+    ],
+    [
+      'a week-old iat with an exp still ahead (lifetime counted from iat)',
+      () => as.sign(orders.thumbprint, { iat: now() - 7 * DAY, exp: now() + 300 }),
+      'ERR_TOKEN_LIFETIME',
+    ],
+    [
+      'exp a year ahead',
+      () => as.sign(orders.thumbprint, { exp: now() + 365 * DAY }),
+      'ERR_TOKEN_LIFETIME',
+    ],
+  ];
+
+  it.each(timeCases)('time claims: %s', async (_name, make, code) => {
+    expect(await codeOf(verifier.verify(await make(), orders.certPem))).toBe(code);
+  });
+
+  it('a token refused for its time claims never enters the verified-token cache', async () => {
+    const v = createVerifier({
+      jwks: { keys: as.jwks() },
+      issuer: as.issuer,
+      audience: as.audience,
+    });
+    const token = await rawTimes(`"iat":${now()},"exp":1e999`);
+    for (let i = 0; i < 3; i++)
+      expect(await codeOf(v.verify(token, orders.certPem))).toBe('ERR_TOKEN_CLAIMS');
+    expect(v.stats().cacheSize).toBe(0);
+  });
+
+  it('maxTokenLifetimeSec is configurable', async () => {
+    const v = createVerifier({
+      jwks: { keys: as.jwks() },
+      issuer: as.issuer,
+      audience: as.audience,
+      maxTokenLifetimeSec: 600,
+    });
+    const ok = await as.sign(orders.thumbprint, { iat: now(), exp: now() + 600 });
+    const long = await as.sign(orders.thumbprint, { iat: now(), exp: now() + 601 });
+    expect(await codeOf(v.verify(ok, orders.certPem))).toBe('ACCEPTED');
+    expect(await codeOf(v.verify(long, orders.certPem))).toBe('ERR_TOKEN_LIFETIME');
+  });
+
+  it.each([[0], [-1], [Number.NaN], [Number.POSITIVE_INFINITY]])(
+    'refuses maxTokenLifetimeSec %s',
+    (value) => {
+      expect(() =>
+        createVerifier({
+          jwks: { keys: as.jwks() },
+          issuer: as.issuer,
+          audience: as.audience,
+          maxTokenLifetimeSec: value,
+        }),
+      ).toThrow(TypeError);
+    },
+  );
+
   it.each(cases)('%s → %s', async (_name, make, code) => {
     expect(await codeOf(verifier.verify(await make(), orders.certPem))).toBe(code);
   });
