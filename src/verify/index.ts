@@ -9,3 +9,13 @@ export { principalOf, scopesOf, type Principal } from './principal.js';
 export { authorizationValuesOf, bearerTokenOf } from './bearer-token.js';
 export { checkPolicy, policyFor, type AccessPolicy } from './policy.js';
 export { VerifiedTokenCache } from './verified-token-cache.js';
+export {
+  authorizeRequest,
+  authorizeToken,
+  type AuthorizationPipeline,
+  type InboundRequest,
+  type PolicyTable,
+} from './authorize-request.js';
+export type { TokenValidator, ValidatedToken } from './token-validator.js';
+export { mtlsProof, type ProofOfPossession, type ProofContext } from './proof-of-possession.js';
+export { createJwtValidator, type JwtValidator } from './jwt-validator.js';

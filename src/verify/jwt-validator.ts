@@ -1,0 +1,126 @@
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import { CertboundError } from '../errors.js';
+import { createKeyResolver } from './key-resolver.js';
+import { mapJoseError } from './map-jose-error.js';
+import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
+import { checkTimeClaims } from './time-claims.js';
+import type { TokenValidator, ValidatedToken } from './token-validator.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
+
+/** The JWT {@link TokenValidator}, plus its cache counters and key warm-up. */
+export interface JwtValidator extends TokenValidator {
+  /** Verified-token cache counters (`hits` also counts the pipeline's per-connection memo). */
+  readonly cache: VerifiedTokenCache;
+  /** Fetches the JWKS now (warm-up before taking traffic). */
+  refreshKeys(): Promise<void>;
+}
+
+const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+/**
+ * RFC 9068 JWT access tokens checked against one issuer's JWKS: size and shape, `alg` and
+ * `typ` screened before jose (so `none`/HS* never reach key selection), time-claim ranges
+ * jose lacks, then signature, `iss`, `aud`, `exp`/`nbf`/`iat`. Verified claims are cached
+ * by the token's SHA-256 (one signature check for concurrent first uses); expiry is
+ * re-checked on every call. Does not check `cnf` or policy.
+ *
+ * @throws TypeError on unsafe or incomplete options (no issuer/audience, `none`, HS*).
+ */
+export function createJwtValidator(options: VerifierOptions): JwtValidator {
+  const opts = resolveVerifierOptions(options);
+  const keys = createKeyResolver(options.jwks);
+  const cache = new VerifiedTokenCache(opts.cacheSize);
+  const toleranceMs = opts.clockToleranceSec * 1000;
+  const pending = new Map<string, Promise<Readonly<Record<string, unknown>>>>();
+
+  async function verifySignatureAndClaims(
+    token: string,
+  ): Promise<Readonly<Record<string, unknown>>> {
+    let header;
+    try {
+      header = decodeProtectedHeader(token);
+    } catch {
+      throw new CertboundError('ERR_TOKEN_MALFORMED');
+    }
+    // Checked before jose so `none`/HS* never reach key selection (RFC 8725 §3.1).
+    if (typeof header.alg !== 'string' || !opts.algorithms.includes(header.alg)) {
+      throw new CertboundError(
+        'ERR_TOKEN_ALG',
+        `Algorithm ${typeof header.alg === 'string' ? header.alg.slice(0, 16) : '(missing)'} is not allowed.`,
+      );
+    }
+    if (typeof header.typ !== 'string' || !opts.types.includes(normalizeTyp(header.typ))) {
+      throw new CertboundError(
+        'ERR_TOKEN_TYPE',
+        `Token typ must be one of: ${opts.types.join(', ')}.`,
+      );
+    }
+    let unverified: Readonly<Record<string, unknown>>;
+    try {
+      unverified = decodeJwt(token);
+    } catch {
+      throw new CertboundError('ERR_TOKEN_MALFORMED');
+    }
+    // Range checks jose lacks (exp: 1e999 is Infinity), before any key lookup or signature work.
+    checkTimeClaims(unverified, {
+      nowSec: opts.now() / 1000,
+      clockToleranceSec: opts.clockToleranceSec,
+      maxTokenLifetimeSec: opts.maxTokenLifetimeSec,
+    });
+    try {
+      const { payload } = await jwtVerify(token, keys.getKey, {
+        algorithms: opts.algorithms,
+        issuer: opts.issuer,
+        audience: opts.audience,
+        clockTolerance: opts.clockToleranceSec,
+        requiredClaims: ['exp', 'iat'],
+        currentDate: new Date(opts.now()),
+      });
+      return payload;
+    } catch (err) {
+      throw mapJoseError(err);
+    }
+  }
+
+  async function claimsOf(token: string): Promise<Readonly<Record<string, unknown>>> {
+    const key = VerifiedTokenCache.keyOf(token);
+    const hit = cache.get(key, opts.now());
+    if (hit !== undefined) return hit.claims;
+    // Single-flight: concurrent first uses of one token cost one signature check.
+    let inflight = pending.get(key);
+    if (inflight === undefined) {
+      inflight = verifySignatureAndClaims(token).finally(() => pending.delete(key));
+      pending.set(key, inflight);
+    }
+    const claims = await inflight;
+    const exp = claims['exp'];
+    if (typeof exp === 'number') cache.set(key, { claims, deadAt: exp * 1000 + toleranceMs });
+    return claims;
+  }
+
+  return {
+    kind: 'jwt',
+    cache,
+    async validate(token: string): Promise<ValidatedToken> {
+      if (typeof token !== 'string' || token.length === 0)
+        throw new CertboundError('ERR_TOKEN_MISSING');
+      if (Buffer.byteLength(token, 'utf8') > opts.maxTokenBytes) {
+        throw new CertboundError(
+          'ERR_TOKEN_TOO_LARGE',
+          `The token is larger than ${opts.maxTokenBytes} bytes.`,
+        );
+      }
+      if (!JWS_COMPACT.test(token)) throw new CertboundError('ERR_TOKEN_MALFORMED');
+      const claims = await claimsOf(token);
+      // Checked on every call, cached or not (exp may pass while the entry lives).
+      const exp = claims['exp'];
+      if (typeof exp !== 'number' || opts.now() >= exp * 1000 + toleranceMs) {
+        throw new CertboundError('ERR_TOKEN_EXPIRED');
+      }
+      return { claims, validator: 'jwt', expiresAtMs: exp * 1000 };
+    },
+    ready: () => keys.ready(),
+    refreshKeys: () => keys.refresh(),
+    close: () => keys.close(),
+  };
+}

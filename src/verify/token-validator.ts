@@ -1,0 +1,31 @@
+import type { ReadinessStatus } from '../readiness-check.js';
+
+/** Claims of an access token that a {@link TokenValidator} accepted. */
+export interface ValidatedToken {
+  /** The verified claims (JWT payload, or the introspection response). */
+  readonly claims: Readonly<Record<string, unknown>>;
+  /** Which validator accepted it: `jwt` today, `introspection` next. */
+  readonly validator: string;
+  /** When the token expires, ms since the epoch (`exp`). */
+  readonly expiresAtMs: number;
+}
+
+/**
+ * The token step of the inbound pipeline: checks that an access token is genuine and
+ * current (signature against the issuer's keys, or introspection), its issuer, audience,
+ * type and time claims. It does NOT check the proof of possession (the `cnf` binding) nor
+ * any policy: those are later steps of `authorizeRequest`. Implementations may cache, but
+ * must re-check expiry on every call.
+ */
+export interface TokenValidator {
+  /** Short name used in logs and metrics (`jwt`, `introspection`). */
+  readonly kind: string;
+  /**
+   * @throws CertboundError with a stable code; never resolves for an invalid token
+   */
+  validate(token: string): Promise<ValidatedToken>;
+  /** Whether it can validate tokens now (keys fetched, AS reachable). */
+  ready(): ReadinessStatus;
+  /** Releases sockets and timers. */
+  close(): Promise<void>;
+}
