@@ -153,6 +153,21 @@ export const ERROR_TABLE = {
     summary:
       "The token is bound to another certificate than the caller's (stolen or replayed token).",
   },
+  // Values copied into identity headers / metadata
+  ERR_CLAIM_UNSAFE: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'A client id, subject, scope or SPIFFE ID carries a control character (CR, LF, NUL, ...) or surrounding spaces, or a scope is not an RFC 6749 scope-token.',
+  },
+  ERR_CLAIM_NON_ASCII: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'A client id, subject, scope or SPIFFE ID has non-ASCII characters, which identity headers do not carry.',
+  },
   ERR_PEER_CERT_MISSING: {
     http: 401,
     bearer: 'invalid_token',
@@ -303,6 +318,34 @@ export const ERROR_TABLE = {
     bearer: null,
     grpc: S.DEADLINE_EXCEEDED,
     summary: 'The client did not send the request in time.',
+  },
+  ERR_REQUEST_TARGET_UNSUPPORTED: {
+    http: 400,
+    bearer: null,
+    grpc: S.INVALID_ARGUMENT,
+    summary:
+      'The request target form is not forwarded: asterisk-form (OPTIONS *), CONNECT, or a scheme other than http/https.',
+  },
+  ERR_REQUEST_TARGET_INVALID: {
+    http: 400,
+    bearer: null,
+    grpc: S.INVALID_ARGUMENT,
+    summary:
+      'The request target is malformed: not origin-form, absolute-form with userinfo or a bad authority, or absolute-form over HTTP/2.',
+  },
+  ERR_PATH_UNSAFE: {
+    http: 400,
+    bearer: null,
+    grpc: S.INVALID_ARGUMENT,
+    summary:
+      'The request path cannot be normalised safely (backslash, fragment, escaped slash or control character, malformed escape, "..;" segment).',
+  },
+  ERR_UPGRADE_UNSUPPORTED: {
+    http: 400,
+    bearer: null,
+    grpc: S.INVALID_ARGUMENT,
+    summary:
+      'Only HTTP/1.1 GET upgrades to websocket without a body are forwarded (h2c and other protocols are refused).',
   },
   ERR_APP_UNREACHABLE: {
     http: 502,

@@ -6,6 +6,7 @@ import {
   isTls13Suite,
   type TlsContextSettings,
 } from '../tls/follow-secure-context.js';
+import { normalisePath } from '../verify/request-path.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -74,8 +75,36 @@ const identitySchema = z
     }
   });
 
+/** A policy prefix must be a path in the normal form requests are matched in. */
+const pathPrefix = z
+  .string()
+  .startsWith('/')
+  .superRefine((value, ctx) => {
+    let normal: string;
+    try {
+      normal = normalisePath(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: `cannot be normalised: ${(err as Error).message}` });
+      return;
+    }
+    if (normal !== value)
+      ctx.addIssue({
+        code: 'custom',
+        message: `is not a normalised path (requests are matched after normalisation): write ${normal}`,
+      });
+  });
+
+// RFC 9110 §5.1 field-name token, lower-case; a trailing "*" matches a name prefix.
+const headerNamePattern = z
+  .string()
+  .regex(
+    /^[a-z0-9!#$%&'+.^_`|~-]+\*?$/,
+    'must be a lower-case header name, optionally ending in "*" (a prefix)',
+  );
+
 const policySchema = z.strictObject({
-  prefix: z.string().startsWith('/'),
+  prefix: pathPrefix,
+  caseSensitive: z.boolean().default(false),
   clientIds: z.array(nonEmpty).optional(),
   spiffeIds: z.array(nonEmpty).optional(),
   scopes: z.array(nonEmpty).optional(),
@@ -170,6 +199,7 @@ const inboundSchema = z.strictObject({
     .string()
     .regex(/^[a-z0-9-]+-$/, 'must be lower-case letters, digits and dashes, ending in "-"')
     .default('x-certbound-'),
+  stripHeaders: z.array(headerNamePattern).default([]),
   limits: z
     .strictObject({
       maxHeaderBytes: z.number().int().min(1024).default(16_384),

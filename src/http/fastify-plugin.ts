@@ -1,7 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { bearerErrorResponseOf } from './bearer-error-response.js';
+import { CertboundError } from '../errors.js';
+import { compilePolicies } from '../verify/policy.js';
 import { attachPrincipal, type CertboundHttpOptions } from './middleware.js';
-import { verifyHttpRequest } from './verify-http-request.js';
+import { httpRequestTargetOf, verifyHttpRequest } from './verify-http-request.js';
 
 /** The parts of a Fastify instance the plugin uses (no runtime dependency on fastify). */
 export interface FastifyLike {
@@ -26,18 +28,47 @@ export interface FastifyReplyLike {
 }
 
 /**
+ * For Fastify's `rewriteUrl` server option: the normalised origin-form target, so that
+ * Fastify routes the path the policy judges (`fastify({ rewriteUrl: certboundRewriteUrl })`).
+ * A target that cannot be normalised is returned unchanged; the plugin then refuses it.
+ */
+export function certboundRewriteUrl(req: IncomingMessage): string {
+  try {
+    const target = httpRequestTargetOf(req);
+    return target.path + target.query;
+  } catch {
+    return req.url ?? '/';
+  }
+}
+
+/**
  * Fastify plugin: an `onRequest` hook that verifies every request exactly like
- * {@link certboundMiddleware} and sets `request.certbound` (also `principalOf(request.raw)`).
- * Registered without encapsulation, so it guards every route of the instance.
+ * {@link certboundMiddleware} (same target normalisation, policy matching and refusals)
+ * and sets `request.certbound` (also `principalOf(request.raw)`). Registered without
+ * encapsulation, so it guards every route of the instance.
+ *
+ * Fastify has routed the request before `onRequest` runs, so the URL cannot be rewritten
+ * here: a target whose shape normalisation changes (dot segments, `//`, absolute-form) is
+ * refused with `ERR_PATH_UNSAFE`, since the route Fastify chose is not the path the policy
+ * would judge. Set `rewriteUrl: certboundRewriteUrl` on the server to accept such targets
+ * in normalised form instead.
  *
  * @example app.register(certboundFastify, { verifier, policies })
+ * @throws TypeError at once when a policy prefix cannot be normalised
  */
 export const certboundFastify = Object.assign(
   (fastify: FastifyLike, options: CertboundHttpOptions, done: (err?: Error) => void): void => {
+    if (options.policies !== undefined) compilePolicies(options.policies);
     fastify.decorateRequest('certbound', undefined);
     fastify.addHook('onRequest', async (request, reply) => {
       try {
-        const principal = await verifyHttpRequest(request.raw, options);
+        const target = httpRequestTargetOf(request.raw);
+        if (target.reshaped)
+          throw new CertboundError(
+            'ERR_PATH_UNSAFE',
+            'The request path has dot segments, repeated slashes or absolute-form, which Fastify routed as sent (see certboundRewriteUrl).',
+          );
+        const principal = await verifyHttpRequest(request.raw, options, target);
         attachPrincipal(request.raw, principal);
         request.certbound = principal;
       } catch (err) {

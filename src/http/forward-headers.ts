@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { checkIdentityValues } from '../verify/identity-claims.js';
 import type { Principal } from '../verify/principal.js';
 
 // RFC 9110 §7.6.1 connection-specific fields, plus fields that HTTP/2 forbids (RFC 9113 §8.2.2).
@@ -25,14 +26,65 @@ function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
   return tokens;
 }
 
+/**
+ * Client-certificate forwarding headers a client may send, always removed so the app never
+ * takes them for something the sidecar vouched for: RFC 9440 §2 `Client-Cert` and
+ * `Client-Cert-Chain`, Envoy's XFCC, and the nginx/HAProxy/Traefik/ALB conventions.
+ * A trailing `*` matches a name prefix.
+ */
+export const CERT_FORWARDING_HEADERS: readonly string[] = [
+  'client-cert',
+  'client-cert-chain',
+  'x-forwarded-client-cert',
+  'x-ssl-client-*',
+  'x-client-cert*',
+  'x-forwarded-tls-client-cert*',
+  'x-amzn-mtls-clientcert*',
+];
+
 /** Options of {@link appRequestHeaders}. */
 export interface AppHeaderOptions {
   /** Keep `Authorization` for the app. Default false. */
   readonly keepAuthorization: boolean;
-  /** Prefix of the identity headers; every incoming header with it is removed. */
+  /**
+   * Prefix of the identity headers; every incoming header with it is removed, `_` read as
+   * `-` (CGI, nginx and many frameworks treat `x_certbound_id` and `x-certbound-id` alike).
+   */
   readonly identityHeaderPrefix: string;
-  /** Keep `connection`/`upgrade` (WebSocket upgrade). */
+  /**
+   * More request headers to remove (lower-case names, `_` read as `-`, a trailing `*`
+   * matches a prefix), on top of {@link CERT_FORWARDING_HEADERS}.
+   */
+  readonly stripHeaders?: readonly string[];
+  /** A verified WebSocket upgrade: sends `connection: upgrade` and `upgrade: websocket`. */
   readonly upgrade?: boolean;
+}
+
+// Header names as routers behind CGI/nginx see them: case-folded, "_" read as "-".
+function canonicalName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower;
+}
+
+const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+// One anchored pattern per options object (the proxy keeps one): the identity prefix,
+// the certificate-forwarding names and `stripHeaders`, tested once per incoming header.
+const strippedOf = new WeakMap<AppHeaderOptions, RegExp>();
+
+function strippedPattern(options: AppHeaderOptions): RegExp {
+  const known = strippedOf.get(options);
+  if (known !== undefined) return known;
+  const alternatives = [`${escapeRegExp(canonicalName(options.identityHeaderPrefix))}`];
+  for (const entry of [...CERT_FORWARDING_HEADERS, ...(options.stripHeaders ?? [])]) {
+    const name = canonicalName(entry);
+    alternatives.push(
+      name.endsWith('*') ? escapeRegExp(name.slice(0, -1)) : `${escapeRegExp(name)}$`,
+    );
+  }
+  const pattern = new RegExp(`^(?:${alternatives.join('|')})`);
+  strippedOf.set(options, pattern);
+  return pattern;
 }
 
 /** Connection facts for `x-forwarded-*`. */
@@ -44,8 +96,15 @@ export interface ForwardedFacts {
 /**
  * Headers sent to the app for a verified request: hop-by-hop and pseudo-headers removed,
  * `Authorization` removed unless kept, EVERY incoming header with the identity prefix
- * removed (a client must never assert its own identity), then the identity headers set
- * from the verified principal and `x-forwarded-for/proto/host` added.
+ * removed (`_` read as `-`: a client must never assert its own identity), certificate
+ * forwarding headers and `stripHeaders` removed, then the identity headers set from the
+ * verified principal and `x-forwarded-for/proto/host` added. `incoming` names must be
+ * lower-case (as node:http and HTTP/2 deliver them). The one place identity headers are
+ * written, so the one place their values are checked.
+ *
+ * @throws CertboundError `ERR_CLAIM_UNSAFE` / `ERR_CLAIM_NON_ASCII` when a value copied
+ *   from the token or certificate cannot be a header value as it is (see
+ *   `checkIdentityValues`)
  */
 export function appRequestHeaders(
   incoming: IncomingHttpHeaders,
@@ -53,16 +112,22 @@ export function appRequestHeaders(
   facts: ForwardedFacts,
   options: AppHeaderOptions,
 ): OutgoingHttpHeaders {
+  checkIdentityValues(principal);
   const named = connectionTokens(incoming);
+  const stripped = strippedPattern(options);
   const prefix = options.identityHeaderPrefix;
   const out: OutgoingHttpHeaders = {};
   for (const [name, value] of Object.entries(incoming)) {
     if (value === undefined || name.startsWith(':')) continue;
-    const upgradeHeader = options.upgrade === true && (name === 'connection' || name === 'upgrade');
-    if (!upgradeHeader && (HOP_BY_HOP.has(name) || named.has(name))) continue;
+    if (HOP_BY_HOP.has(name) || named.has(name)) continue;
     if (name === 'authorization' && !options.keepAuthorization) continue;
-    if (name.startsWith(prefix)) continue;
+    if (stripped.test(name.includes('_') ? name.replaceAll('_', '-') : name)) continue;
     out[name] = value;
+  }
+  if (options.upgrade === true) {
+    // RFC 6455 §4.1: the one upgrade passed on, spelt by us rather than copied.
+    out['connection'] = 'upgrade';
+    out['upgrade'] = 'websocket';
   }
   const host = facts.host;
   if (host !== undefined) out['host'] = host;

@@ -14,6 +14,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import { bearerErrorResponseOf } from './bearer-error-response.js';
 import type { AnyRequest } from './connection-peer.js';
+import { deferContinue } from './expect-continue.js';
 import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
 import { listen } from './listen.js';
 
@@ -201,6 +202,24 @@ export async function startInboundListener(
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     clearTimeout(headerDeadlines.get(socket));
     options.proxy.handleUpgrade(req, socket, head);
+  });
+
+  // Expect: 100-continue is answered by the proxy once the request is verified, never by
+  // node before (RFC 9110 §10.1.1); the request then takes the ordinary 'request' path.
+  server.on('checkContinue', (req: AnyRequest, res: AnyResponse) => {
+    deferContinue(req);
+    server.emit('request', req, res);
+  });
+  // CONNECT gets a refusal with a code instead of a dropped connection: HTTP/1.1 hands
+  // over the socket, HTTP/2 a request/response pair.
+  server.on('connect', (req: AnyRequest, second: Duplex | AnyResponse, head?: Buffer) => {
+    if (req.httpVersionMajor === 1)
+      options.proxy.handleUpgrade(
+        req as IncomingMessage,
+        second as Duplex,
+        head ?? Buffer.alloc(0),
+      );
+    else server.emit('request', req, second);
   });
 
   const host = options.host ?? '127.0.0.1';

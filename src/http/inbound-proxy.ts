@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { connect as netConnect, type Socket } from 'node:net';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
 import { Pool } from 'undici';
@@ -11,9 +10,22 @@ import type { Principal } from '../verify/principal.js';
 import { bearerErrorResponseOf, writeBearerError } from './bearer-error-response.js';
 import type { PeerIdentity } from '../binding/peer-identity.js';
 import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
-import { appRequestHeaders, relayResponseHeaders } from './forward-headers.js';
+import { compilePolicies } from '../verify/policy.js';
+import type { RequestTarget } from '../verify/request-path.js';
+import { sendDeferredContinue } from './expect-continue.js';
+import {
+  appRequestHeaders,
+  relayResponseHeaders,
+  type AppHeaderOptions,
+} from './forward-headers.js';
 import { writeGrpcError, writeGrpcUnimplemented } from './grpc-trailers-only.js';
-import { policyPathOf, verifyHttpRequest, type HttpVerifyOptions } from './verify-http-request.js';
+import { canResumeHttp1, http1HeadOf, relayHttp1Response, resumeHttp1 } from './resume-http1.js';
+import {
+  httpRequestTargetOf,
+  verifyHttpRequest,
+  type HttpVerifyOptions,
+} from './verify-http-request.js';
+import { requestUpgrade, upgradeRefusalOf, type UpgradeOutcome } from './websocket-upgrade.js';
 
 /** Any response object the inbound listener hands out. */
 export type AnyResponse = ServerResponse | Http2ServerResponse;
@@ -38,6 +50,11 @@ export interface InboundProxyOptions extends HttpVerifyOptions {
   readonly keepAuthorization?: boolean;
   /** Identity header prefix. Default `x-certbound-`. */
   readonly identityHeaderPrefix?: string;
+  /**
+   * More request headers never passed to the app (lower-case names, `_` read as `-`, a
+   * trailing `*` matches a prefix), on top of `CERT_FORWARDING_HEADERS`.
+   */
+  readonly stripHeaders?: readonly string[];
   /** Largest request header block in bytes (HTTP/2 is checked here). Default 16 KiB. */
   readonly maxHeaderBytes?: number;
   /** The app must answer headers (and each body chunk) within this time. Default 30 s. */
@@ -54,7 +71,10 @@ export interface InboundProxyOptions extends HttpVerifyOptions {
 export interface InboundProxy {
   /** `request` event handler (HTTP/1.1 and HTTP/2 compatibility API). */
   handleRequest(req: AnyRequest, res: AnyResponse): void;
-  /** `upgrade` event handler (HTTP/1.1 WebSocket). */
+  /**
+   * `upgrade` event handler (HTTP/1.1 WebSocket); also takes HTTP/1.1 `connect` events,
+   * which it refuses with a code.
+   */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   /** Closes the keep-alive pool to the app. */
   close(): Promise<void>;
@@ -99,8 +119,26 @@ function hasBody(req: AnyRequest): boolean {
   return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
-function hostOf(req: AnyRequest): string | undefined {
-  return (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+function hostOf(req: AnyRequest, target: RequestTarget): string | undefined {
+  // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.
+  return target.authority ?? (req.headers[':authority'] as string | undefined) ?? req.headers.host;
+}
+
+/** The head of the app's 101 answer, relayed as the app sent it (names as they came). */
+function switchedHeadOf(response: IncomingMessage): string {
+  const headers: OutgoingHttpHeaders = {};
+  for (let i = 0; i + 1 < response.rawHeaders.length; i += 2) {
+    const name = response.rawHeaders[i]!;
+    const prior = headers[name];
+    const value = response.rawHeaders[i + 1]!;
+    headers[name] =
+      prior === undefined
+        ? value
+        : Array.isArray(prior)
+          ? [...prior, value]
+          : [String(prior), value];
+  }
+  return http1HeadOf('HTTP/1.1 101 Switching Protocols', headers);
 }
 
 /**
@@ -112,10 +150,15 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   const app = new URL(options.appUrl);
   const appTimeout = options.appTimeoutMs ?? 30_000;
   const maxHeaderBytes = options.maxHeaderBytes ?? 16_384;
-  const headerOptions = {
+  // Built once: forward-headers compiles its rules per options object.
+  const headerOptions: AppHeaderOptions = {
     keepAuthorization: options.keepAuthorization ?? false,
     identityHeaderPrefix: options.identityHeaderPrefix ?? 'x-certbound-',
+    ...(options.stripHeaders !== undefined ? { stripHeaders: options.stripHeaders } : {}),
   };
+  const upgradeHeaderOptions: AppHeaderOptions = { ...headerOptions, upgrade: true };
+  // Bad policy prefixes are a TypeError now, not a 500 on the first request.
+  if (options.policies !== undefined) compilePolicies(options.policies);
   const pool = new Pool(app.origin, {
     connections: 128,
     pipelining: 1,
@@ -135,16 +178,18 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     code: string | undefined,
     principal: Principal | undefined,
     started: number,
+    target: RequestTarget | undefined,
   ): void {
     const result = code === undefined ? 'ok' : status >= 500 ? 'error' : 'rejected';
     if (code === undefined) okRequests?.inc();
     else metrics?.inboundRequests.inc({ result, code });
     if (!logger.isLevelEnabled('info')) return;
-    // Only the path: a query may carry secrets (e.g. a refused access_token).
+    // Only the normalised path (what the policy judged and the app got): a query may
+    // carry secrets (e.g. a refused access_token); a refused target is not logged.
     logger.info(
       {
         method: req.method,
-        path: policyPathOf(req.url ?? '/'),
+        path: target?.path,
         status,
         code,
         clientId: principal?.clientId,
@@ -154,16 +199,22 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     );
   }
 
-  function fail(req: AnyRequest, res: AnyResponse, err: unknown, started: number): void {
+  function fail(
+    req: AnyRequest,
+    res: AnyResponse,
+    err: unknown,
+    started: number,
+    target: RequestTarget | undefined,
+  ): void {
     if (!isCertboundError(err)) logger.error({ err }, 'inbound request failed unexpectedly');
     const response = writeBearerError(res, err);
-    record(req, response.status, response.code, undefined, started);
+    record(req, response.status, response.code, undefined, started, target);
   }
 
-  async function verify(req: AnyRequest): Promise<Principal> {
+  async function verify(req: AnyRequest, target: RequestTarget): Promise<Principal> {
     const startedVerify = performance.now();
     try {
-      const principal = await verifyHttpRequest(req, options);
+      const principal = await verifyHttpRequest(req, options, target);
       okVerifications?.observe((performance.now() - startedVerify) / 1000);
       return principal;
     } catch (err) {
@@ -175,14 +226,28 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     }
   }
 
-  function forward(req: AnyRequest, res: AnyResponse, principal: Principal, started: number): void {
-    const headers = appRequestHeaders(
-      req.headers,
-      principal,
-      { remoteAddress: req.socket?.remoteAddress, host: hostOf(req) },
-      headerOptions,
-    );
+  function forward(
+    req: AnyRequest,
+    res: AnyResponse,
+    principal: Principal,
+    started: number,
+    target: RequestTarget,
+  ): void {
+    let headers: OutgoingHttpHeaders;
+    try {
+      headers = appRequestHeaders(
+        req.headers,
+        principal,
+        { remoteAddress: req.socket?.remoteAddress, host: hostOf(req, target) },
+        headerOptions,
+      );
+    } catch (err) {
+      fail(req, res, err, started, target);
+      return;
+    }
     delete headers['expect'];
+    // Verified: now the client may send its body (RFC 9110 §10.1.1).
+    sendDeferredContinue(req, res);
     // An EventEmitter signal (undici accepts one) is much cheaper than an AbortController
     // per request; it aborts the app request when the client goes away first. One 'close'
     // listener does all the per-response bookkeeping (abort, release the app's body, log).
@@ -192,7 +257,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     let answerStatus = 0;
     res.once('close', () => {
       if (res.writableFinished) {
-        if (answerStatus !== 0) record(req, answerStatus, undefined, principal, started);
+        if (answerStatus !== 0) record(req, answerStatus, undefined, principal, started, target);
         return;
       }
       aborted = true;
@@ -203,7 +268,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
       .request({
         origin: app.origin,
         method: req.method as 'GET',
-        path: req.url ?? '/',
+        path: target.path + target.query,
         headers: headers as Record<string, string | string[]>,
         body: hasBody(req) ? req : null,
         signal: abort,
@@ -227,94 +292,216 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
         },
         (err: unknown) => {
           if (aborted) return;
-          fail(req, res, appErrorOf(err), started);
+          fail(req, res, appErrorOf(err), started, target);
         },
       );
   }
 
   function handleRequest(req: AnyRequest, res: AnyResponse): void {
     const started = performance.now();
+    if (awaitingRequest > 0 && req.httpVersionMajor === 1) settleResumed(req.socket);
     const grpc = isHttp2(req) && (req.headers['content-type'] ?? '').startsWith('application/grpc');
     // HTTP/2 header lists are bounded here (HTTP/1.1's parser enforces maxHeaderSize).
     if (headerBytesOf(req) > maxHeaderBytes) {
       const err = new CertboundError('ERR_HEADERS_TOO_LARGE');
       if (grpc) writeGrpcError(res as Http2ServerResponse, err);
-      else fail(req, res, err, started);
+      else fail(req, res, err, started, undefined);
       return;
     }
     if (grpc && options.inboundGrpcHandler !== undefined) {
       options.inboundGrpcHandler(req, res as Http2ServerResponse, connectionPeerOf(req));
       return;
     }
+    // One reading of the target for the policy, the access log and the app.
+    let target: RequestTarget;
+    try {
+      target = httpRequestTargetOf(req);
+    } catch (err) {
+      if (grpc) {
+        const code = writeGrpcError(res as Http2ServerResponse, err);
+        record(req, 200, code, undefined, started, undefined);
+      } else fail(req, res, err, started, undefined);
+      return;
+    }
     if (grpc) {
-      verify(req).then(
+      verify(req, target).then(
         (principal) => {
           writeGrpcUnimplemented(res as Http2ServerResponse);
-          record(req, 200, undefined, principal, started);
+          record(req, 200, undefined, principal, started, target);
         },
         (err: unknown) => {
           const code = writeGrpcError(res as Http2ServerResponse, err);
-          record(req, 200, code, undefined, started);
+          record(req, 200, code, undefined, started, target);
         },
       );
       return;
     }
-    verify(req).then(
-      (principal) => forward(req, res, principal, started),
-      (err: unknown) => fail(req, res, err, started),
+    verify(req, target).then(
+      (principal) => forward(req, res, principal, started, target),
+      (err: unknown) => fail(req, res, err, started, target),
     );
   }
 
-  function refuseUpgrade(socket: Duplex, err: unknown): string {
+  // Connections handed back to the HTTP parser after a refused upgrade: the next request
+  // must start within the listener's headersTimeout, as on any kept-alive connection.
+  const resumedDeadlines = new WeakMap<object, NodeJS.Timeout>();
+  let awaitingRequest = 0;
+
+  function settleResumed(socket: object): void {
+    const timer = resumedDeadlines.get(socket);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    resumedDeadlines.delete(socket);
+    awaitingRequest--;
+  }
+
+  function armResumed(socket: Duplex): void {
+    const server = (socket as Duplex & { server?: { headersTimeout?: unknown } }).server;
+    const limit = server?.headersTimeout;
+    const timer = setTimeout(
+      () => {
+        settleResumed(socket);
+        socket.destroy();
+      },
+      typeof limit === 'number' && limit > 0 ? limit : 60_000,
+    );
+    timer.unref();
+    resumedDeadlines.set(socket, timer);
+    awaitingRequest++;
+  }
+
+  // Listeners a socket gets once, however many upgrade round trips it makes.
+  const watched = new WeakSet<Duplex>();
+  function watch(socket: Duplex): void {
+    if (watched.has(socket)) return;
+    watched.add(socket);
+    socket.on('error', () => socket.destroy());
+    socket.once('close', () => settleResumed(socket));
+  }
+
+  function refuseUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    err: unknown,
+    started: number,
+    target: RequestTarget | undefined,
+  ): void {
+    if (!isCertboundError(err)) logger.error({ err }, 'inbound upgrade failed unexpectedly');
     const response = bearerErrorResponseOf(err);
-    const lines = [
-      `HTTP/1.1 ${response.status} ${response.status === 401 ? 'Unauthorized' : 'Error'}`,
-    ];
-    for (const [k, v] of Object.entries(response.headers)) lines.push(`${k}: ${v}`);
-    lines.push('connection: close', '', response.body);
-    socket.end(lines.join('\r\n'));
-    return response.code;
+    if (socket.writable) {
+      const head = http1HeadOf(`HTTP/1.1 ${response.status} ${response.code}`, {
+        ...response.headers,
+        connection: 'close',
+      });
+      socket.end(head + response.body);
+    } else socket.destroy();
+    record(req, response.status, response.code, undefined, started, target);
+  }
+
+  /** The app switched protocols: only now are the two sockets joined. */
+  function join(
+    socket: Duplex,
+    head: Buffer,
+    outcome: Extract<UpgradeOutcome, { switched: true }>,
+  ): void {
+    const upstream = outcome.socket;
+    upstream.on('error', () => socket.destroy());
+    socket.once('close', () => upstream.destroy());
+    upstream.once('close', () => socket.destroy());
+    socket.write(switchedHeadOf(outcome.response));
+    if (outcome.head.length > 0) socket.write(outcome.head);
+    if (head.length > 0) upstream.write(head);
+    upstream.pipe(socket);
+    socket.pipe(upstream);
+  }
+
+  /** The app answered anything but 101: relay it, then serve the connection as HTTP again. */
+  function relay(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    response: IncomingMessage,
+    principal: Principal,
+    started: number,
+    target: RequestTarget,
+  ): void {
+    const resume = options.draining?.() !== true && canResumeHttp1(socket);
+    relayHttp1Response(socket, response, !resume).then(
+      () => {
+        record(req, response.statusCode ?? 0, undefined, principal, started, target);
+        if (!resume || socket.destroyed) return;
+        armResumed(socket);
+        resumeHttp1(socket, head);
+      },
+      () => record(req, 502, 'ERR_APP_UNREACHABLE', principal, started, target),
+    );
   }
 
   function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const started = performance.now();
-    socket.on('error', () => socket.destroy());
-    verify(req).then(
+    watch(socket);
+    if (awaitingRequest > 0) settleResumed(socket);
+    let target: RequestTarget;
+    try {
+      target = httpRequestTargetOf(req);
+      const refusal = upgradeRefusalOf(req);
+      if (refusal !== undefined) throw refusal;
+    } catch (err) {
+      refuseUpgrade(req, socket, err, started, undefined);
+      return;
+    }
+    verify(req, target).then(
       (principal) => {
-        const headers = appRequestHeaders(
-          req.headers,
-          principal,
-          { remoteAddress: req.socket.remoteAddress, host: hostOf(req) },
-          { ...headerOptions, upgrade: true },
+        let headers: OutgoingHttpHeaders;
+        try {
+          headers = appRequestHeaders(
+            req.headers,
+            principal,
+            { remoteAddress: req.socket.remoteAddress, host: hostOf(req, target) },
+            upgradeHeaderOptions,
+          );
+        } catch (err) {
+          refuseUpgrade(req, socket, err, started, target);
+          return;
+        }
+        if (socket.destroyed) return;
+        // The client is not read from until the app has answered: nothing it sends can
+        // reach the app before the app agreed to switch protocols.
+        const pending = requestUpgrade({
+          app,
+          path: target.path + target.query,
+          headers,
+          timeoutMs: appTimeout,
+          maxHeaderBytes,
+        });
+        const onClose = (): void => pending.abort();
+        socket.once('close', onClose);
+        pending.outcome.then(
+          (outcome) => {
+            socket.off('close', onClose);
+            if (socket.destroyed) {
+              (outcome.switched ? outcome.socket : outcome.response).destroy();
+              return;
+            }
+            if (outcome.switched) {
+              join(socket, head, outcome);
+              record(req, 101, undefined, principal, started, target);
+            } else relay(req, socket, head, outcome.response, principal, started, target);
+          },
+          (err: unknown) => {
+            socket.off('close', onClose);
+            if (socket.destroyed) return;
+            refuseUpgrade(
+              req,
+              socket,
+              isCertboundError(err) ? err : appErrorOf(err),
+              started,
+              target,
+            );
+          },
         );
-        const upstream: Socket = netConnect({
-          host: app.hostname,
-          port: Number(app.port || 80),
-        });
-        upstream.once('connect', () => {
-          const lines = [`${req.method ?? 'GET'} ${req.url ?? '/'} HTTP/1.1`];
-          for (const [name, value] of Object.entries(headers)) {
-            for (const v of Array.isArray(value) ? value : [value])
-              lines.push(`${name}: ${String(v)}`);
-          }
-          upstream.write(lines.join('\r\n') + '\r\n\r\n');
-          if (head.length > 0) upstream.write(head);
-          upstream.pipe(socket);
-          socket.pipe(upstream);
-          record(req, 101, undefined, principal, started);
-        });
-        upstream.on('error', (err) => {
-          if (upstream.bytesRead === 0 && socket.writable) {
-            const code = refuseUpgrade(socket, appErrorOf(err));
-            record(req, 502, code, principal, started);
-          } else socket.destroy();
-        });
-        socket.once('close', () => upstream.destroy());
       },
-      (err: unknown) => {
-        const code = refuseUpgrade(socket, err);
-        record(req, bearerErrorResponseOf(err).status, code, undefined, started);
-      },
+      (err: unknown) => refuseUpgrade(req, socket, err, started, target),
     );
   }
 

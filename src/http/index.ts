@@ -13,11 +13,18 @@ export {
 export { connectionPeerOf, type AnyRequest } from './connection-peer.js';
 export {
   verifyHttpRequest,
+  httpRequestTargetOf,
   tokenInQuery,
-  policyPathOf,
   type HttpVerifyOptions,
-  type RoutePolicy,
 } from './verify-http-request.js';
+export { compilePolicies, type RoutePolicy } from '../verify/policy.js';
+export {
+  policyPathOf,
+  requestTargetOf,
+  normalisePath,
+  type RequestTarget,
+  type RequestTargetOptions,
+} from '../verify/request-path.js';
 export {
   certboundMiddleware,
   principalOf,
@@ -27,6 +34,7 @@ export {
 } from './middleware.js';
 export {
   certboundFastify,
+  certboundRewriteUrl,
   type FastifyLike,
   type FastifyRequestLike,
   type FastifyReplyLike,
@@ -34,6 +42,7 @@ export {
 export {
   appRequestHeaders,
   relayResponseHeaders,
+  CERT_FORWARDING_HEADERS,
   type AppHeaderOptions,
 } from './forward-headers.js';
 export {

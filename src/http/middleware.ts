@@ -2,8 +2,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.js';
 import type { Principal } from '../verify/principal.js';
 import { writeBearerError } from './bearer-error-response.js';
+import { compilePolicies } from '../verify/policy.js';
+import type { RequestTarget } from '../verify/request-path.js';
 import type { AnyRequest } from './connection-peer.js';
-import { verifyHttpRequest, type HttpVerifyOptions } from './verify-http-request.js';
+import {
+  httpRequestTargetOf,
+  verifyHttpRequest,
+  type HttpVerifyOptions,
+} from './verify-http-request.js';
 
 /** Options of {@link certboundMiddleware} and the Fastify plugin. */
 export interface CertboundHttpOptions extends HttpVerifyOptions {
@@ -34,34 +40,48 @@ export function attachPrincipal(req: object, principal: Principal): void {
 
 /**
  * node:http / Express / Connect middleware for services that terminate mTLS themselves
- * (`https.createServer({ requestCert: true, rejectUnauthorized: true, … })`): verifies the
+ * (`https.createServer({ requestCert: true, rejectUnauthorized: true, … })`): reads the
+ * request target once (normalised; unsafe paths, `*` and CONNECT refused), verifies the
  * bearer token and its binding to `req.socket`'s verified peer certificate, applies the
- * route policy, and puts the {@link Principal} on `req.certbound`. Refusals are answered
- * here with the RFC 6750 challenge and JSON body; `next` is then not called.
+ * route policy to the normalised path, and puts the {@link Principal} on `req.certbound`.
+ * `req.url` is then set to the normalised origin-form target (and `Host` to the authority
+ * of an absolute-form target), so routes mounted after the middleware see exactly the path
+ * the policy judged. Refusals are answered here with the RFC 6750 challenge and JSON body;
+ * `next` is then not called.
  *
  * Does not check that the server requested or verified client certificates: without a
  * verified certificate every request is refused with `ERR_PEER_CERT_MISSING`.
+ *
+ * @throws TypeError at once when a policy prefix cannot be normalised
  */
 export function certboundMiddleware(
   options: CertboundHttpOptions,
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
+  if (options.policies !== undefined) compilePolicies(options.policies);
+  const refuse = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+    const response = writeBearerError(
+      res,
+      err,
+      options.realm !== undefined ? { realm: options.realm } : {},
+    );
+    options.logger?.debug({ code: response.code, path: req.url?.split('?')[0] }, 'request refused');
+  };
   return (req, res, next) => {
-    verifyHttpRequest(req as AnyRequest, options).then(
+    let target: RequestTarget;
+    try {
+      target = httpRequestTargetOf(req);
+    } catch (err) {
+      refuse(req, res, err);
+      return;
+    }
+    verifyHttpRequest(req as AnyRequest, options, target).then(
       (principal) => {
+        req.url = target.path + target.query;
+        if (target.authority !== undefined) req.headers.host = target.authority;
         attachPrincipal(req, principal);
         next();
       },
-      (err: unknown) => {
-        const response = writeBearerError(
-          res,
-          err,
-          options.realm !== undefined ? { realm: options.realm } : {},
-        );
-        options.logger?.debug(
-          { code: response.code, path: req.url?.split('?')[0] },
-          'request refused',
-        );
-      },
+      (err: unknown) => refuse(req, res, err),
     );
   };
 }

@@ -1,12 +1,10 @@
 import { CertboundError } from '../errors.js';
 import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
 import type { Verifier } from '../verify/create-verifier.js';
-import { checkPolicy, policyFor, type AccessPolicy } from '../verify/policy.js';
+import { checkPolicy, policyFor, type RoutePolicy } from '../verify/policy.js';
 import type { Principal } from '../verify/principal.js';
+import { requestTargetOf, type RequestTarget } from '../verify/request-path.js';
 import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
-
-/** A policy for every path starting with `prefix` (the longest prefix wins). */
-export type RoutePolicy = { readonly prefix: string } & AccessPolicy;
 
 /** What every HTTP transport (proxy, middleware, plugin) verifies a request with. */
 export interface HttpVerifyOptions {
@@ -22,36 +20,37 @@ export function tokenInQuery(url: string): boolean {
   return q !== -1 && new URLSearchParams(url.slice(q + 1)).has('access_token');
 }
 
-const UNRESERVED = /%(2[dDeE]|3[0-9]|4[1-9a-fA-F]|5[0-9aA]|5[fF]|6[1-9a-fA-F]|7[0-9aA]|7[eE])/g;
-
 /**
- * The path a policy is matched against: query removed, dot segments resolved and
- * percent-encoded unreserved characters decoded, so `/public/../admin` or `/%61dmin`
- * cannot slip past a `/admin` policy.
+ * The normalised target of a request (`requestTargetOf`): absolute-form only on HTTP/1.x,
+ * CONNECT refused whatever its target.
+ *
+ * @throws CertboundError `ERR_REQUEST_TARGET_*` / `ERR_PATH_UNSAFE`
  */
-export function policyPathOf(url: string): string {
-  const q = url.indexOf('?');
-  const raw = (q === -1 ? url : url.slice(0, q)).replace(UNRESERVED, (m) =>
-    String.fromCharCode(parseInt(m.slice(1), 16)),
-  );
-  try {
-    return new URL(raw.startsWith('/') ? raw : `/${raw}`, 'http://policy.invalid').pathname;
-  } catch {
-    return raw;
-  }
+export function httpRequestTargetOf(req: AnyRequest): RequestTarget {
+  if (req.method === 'CONNECT')
+    throw new CertboundError('ERR_REQUEST_TARGET_UNSUPPORTED', 'CONNECT is not forwarded.');
+  return requestTargetOf(req.url ?? '/', { absoluteForm: req.httpVersionMajor === 1 });
 }
 
 /**
- * Verifies one HTTP request: the connection's verified client certificate, the bearer
- * token (RFC 6750 §2.1 only), the token and its binding (RFC 8705 §3), then the route
- * policy. The peer is read synchronously, before any `await`.
+ * Verifies one HTTP request: its target (normalised, or refused), the connection's
+ * verified client certificate, the bearer token (RFC 6750 §2.1 only), the token and its
+ * binding (RFC 8705 §3), then the route policy for the normalised path. The peer is read
+ * synchronously, before any `await`. Pass `target` when the caller already read it, so the
+ * policy judges exactly what the caller logs and forwards.
  *
  * @throws CertboundError with the code to answer
  */
-export function verifyHttpRequest(req: AnyRequest, options: HttpVerifyOptions): Promise<Principal> {
+export function verifyHttpRequest(
+  req: AnyRequest,
+  options: HttpVerifyOptions,
+  target?: RequestTarget,
+): Promise<Principal> {
   let peer;
   let token: string;
+  let path: string;
   try {
+    path = (target ?? httpRequestTargetOf(req)).path;
     peer = connectionPeerOf(req);
     if (peer === null) throw new CertboundError('ERR_PEER_CERT_MISSING');
     token = bearerTokenOf(authorizationValuesOf(req.rawHeaders), tokenInQuery(req.url ?? '/'));
@@ -61,9 +60,8 @@ export function verifyHttpRequest(req: AnyRequest, options: HttpVerifyOptions): 
   const policies = options.policies;
   const verified = options.verifier.verify(token, peer);
   if (policies === undefined || policies.length === 0) return verified;
-  const path = req.url ?? '/';
   return verified.then((principal) => {
-    checkPolicy(principal, policyFor(policies, policyPathOf(path)));
+    checkPolicy(principal, policyFor(policies, path));
     return principal;
   });
 }

@@ -264,6 +264,7 @@ export async function startSidecar(
         appUrl: inb.app.url,
         keepAuthorization: inb.keepAuthorization,
         identityHeaderPrefix: inb.identityHeaderPrefix,
+        stripHeaders: inb.stripHeaders,
         maxHeaderBytes: inb.limits.maxHeaderBytes,
         appTimeoutMs: inb.limits.appTimeout,
         ...(grpcHandler !== undefined ? { inboundGrpcHandler: grpcHandler } : {}),

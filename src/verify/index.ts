@@ -7,7 +7,22 @@ export {
 export { DEFAULT_ALGORITHMS, type VerifierOptions, type JwksOption } from './options.js';
 export { principalOf, scopesOf, type Principal } from './principal.js';
 export { authorizationValuesOf, bearerTokenOf } from './bearer-token.js';
-export { checkPolicy, policyFor, type AccessPolicy } from './policy.js';
+export {
+  checkPolicy,
+  policyFor,
+  compilePolicies,
+  type AccessPolicy,
+  type RoutePolicy,
+  type CompiledPolicy,
+} from './policy.js';
+export {
+  requestTargetOf,
+  normalisePath,
+  policyPathOf,
+  type RequestTarget,
+  type RequestTargetOptions,
+} from './request-path.js';
+export { checkIdentityValues, type IdentityValues } from './identity-claims.js';
 export { VerifiedTokenCache } from './verified-token-cache.js';
 export {
   authorizeRequest,

@@ -1,5 +1,6 @@
 import { CertboundError } from '../errors.js';
 import type { Principal } from './principal.js';
+import { normalisePath } from './request-path.js';
 
 /** Who may call a route (HTTP path prefix) or a gRPC method. Unset fields allow anyone. */
 export interface AccessPolicy {
@@ -39,16 +40,76 @@ export function checkPolicy(principal: Principal, policy: AccessPolicy | undefin
 }
 
 /**
- * The policy of the longest matching prefix (HTTP paths or `/package.Service/Method`).
+ * A policy for every path starting with `prefix` (HTTP path, or `/package.Service/` for
+ * gRPC; the longest prefix wins). The prefix is normalised like request paths and matched
+ * case-insensitively unless `caseSensitive` is true — only for apps whose router is
+ * case-sensitive too, or `/ADMIN` reaches an `/admin` handler without the `/admin` policy.
+ */
+export type RoutePolicy = {
+  readonly prefix: string;
+  /** Match `prefix` with case. Default false. */
+  readonly caseSensitive?: boolean;
+} & AccessPolicy;
+
+/** A policy with its prefix prepared for matching (see {@link compilePolicies}). */
+export interface CompiledPolicy {
+  readonly policy: RoutePolicy;
+  /** The prefix normalised like request paths, lower-cased unless case-sensitive. */
+  readonly prefix: string;
+  readonly caseSensitive: boolean;
+}
+
+// Compiled once per policy list (the list object of the config or the caller), not per call.
+const compiled = new WeakMap<ReadonlyArray<RoutePolicy>, readonly CompiledPolicy[]>();
+
+/**
+ * Normalises and checks the prefixes of a policy list, as {@link policyFor} will match them.
+ *
+ * @throws TypeError when a prefix does not start with `/` or cannot be normalised
+ */
+export function compilePolicies(policies: ReadonlyArray<RoutePolicy>): readonly CompiledPolicy[] {
+  const known = compiled.get(policies);
+  if (known !== undefined) return known;
+  const out = policies.map((policy) => {
+    if (typeof policy.prefix !== 'string' || !policy.prefix.startsWith('/'))
+      throw new TypeError(`policy prefix ${JSON.stringify(policy.prefix)} must start with "/"`);
+    let prefix: string;
+    try {
+      prefix = normalisePath(policy.prefix);
+    } catch (err) {
+      throw new TypeError(
+        `policy prefix ${JSON.stringify(policy.prefix)} cannot be normalised: ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+    const caseSensitive = policy.caseSensitive === true;
+    return { policy, prefix: caseSensitive ? prefix : prefix.toLowerCase(), caseSensitive };
+  });
+  compiled.set(policies, out);
+  return out;
+}
+
+/**
+ * The policy of the longest matching prefix for a normalised path (HTTP, from
+ * `requestTargetOf`) or a gRPC `/package.Service/Method`. Prefixes are normalised like
+ * paths and compared case-insensitively unless the policy sets `caseSensitive` (Express
+ * and many routers ignore case, so a case-sensitive match would let `/ADMIN` past an
+ * `/admin` rule). Does not normalise `path` itself.
  */
 export function policyFor(
-  policies: ReadonlyArray<{ prefix: string } & AccessPolicy> | undefined,
+  policies: ReadonlyArray<RoutePolicy> | undefined,
   path: string,
 ): AccessPolicy | undefined {
-  let best: ({ prefix: string } & AccessPolicy) | undefined;
-  for (const p of policies ?? []) {
-    if (path.startsWith(p.prefix) && (best === undefined || p.prefix.length > best.prefix.length))
+  if (policies === undefined || policies.length === 0) return undefined;
+  let lower: string | undefined;
+  let best: CompiledPolicy | undefined;
+  for (const p of compilePolicies(policies)) {
+    const subject = p.caseSensitive ? path : (lower ??= path.toLowerCase());
+    if (
+      subject.startsWith(p.prefix) &&
+      (best === undefined || p.prefix.length > best.prefix.length)
+    )
       best = p;
   }
-  return best;
+  return best?.policy;
 }

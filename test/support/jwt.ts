@@ -59,7 +59,7 @@ export async function createTestIssuer(
         .setProtectedHeader({ alg: 'ES256', typ: header.typ ?? 'at+jwt', kid: header.kid ?? kid })
         .setIssuer(issuer)
         .setAudience(claims.aud ?? audience)
-        .setSubject('orders')
+        .setSubject(typeof claims.sub === 'string' ? claims.sub : 'orders')
         .setIssuedAt(typeof claims.iat === 'number' ? claims.iat : now)
         .setExpirationTime(typeof claims.exp === 'number' ? claims.exp : now + 300)
         .sign(privateKey);
