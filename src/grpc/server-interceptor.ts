@@ -8,13 +8,15 @@ import {
 } from '@grpc/grpc-js';
 import type { PeerIdentity } from '../binding/peer-identity.js';
 import { CertboundError } from '../errors.js';
-import { bearerTokenOf } from '../verify/bearer-token.js';
+import { authorizeRequest } from '../verify/authorize-request.js';
 import type { Verifier } from '../verify/create-verifier.js';
-import { checkPolicy, policyFor, type AccessPolicy } from '../verify/policy.js';
+import type { AccessPolicy } from '../verify/policy.js';
 import type { Principal } from '../verify/principal.js';
 import { grpcStatusOf } from './grpc-status.js';
 import { DEFAULT_IDENTITY_PREFIX, identityEntriesOf, isIdentityKey } from './identity-metadata.js';
 import { PeerIdentityCache } from './peer-identity-cache.js';
+import { sessionOf } from './call-session.js';
+import type { InboundRecorder } from '../observability/inbound-recorder.js';
 
 /** Who may call the gRPC methods under `prefix` (e.g. `/demo.v1.Echo/` or `/demo.v1.Echo/Unary`). */
 export interface GrpcMethodPolicy extends AccessPolicy {
@@ -30,6 +32,11 @@ export interface BoundTokenServerInterceptorOptions {
   identityMetadataPrefix?: string;
   /** Called for every refused call (for logs and metrics); must not throw. */
   onReject?: (error: CertboundError, method: string) => void;
+  /**
+   * Counts and access-logs every call, refused or served, like the sidecar does
+   * (`createInboundRecorder({ logger, metrics })`). Default: none.
+   */
+  recorder?: InboundRecorder;
 }
 
 const principals = new WeakMap<Metadata, Principal>();
@@ -65,24 +72,32 @@ export function boundTokenServerInterceptor(
   const policies = options.policies;
   const peers = new PeerIdentityCache();
 
-  async function authorize(
+  function authorize(
     metadata: Metadata,
     path: string,
     peer: PeerIdentity | undefined,
   ): Promise<Principal> {
-    if (peer === undefined) throw new CertboundError('ERR_PEER_CERT_MISSING');
-    const values = metadata.get('authorization').filter((v): v is string => typeof v === 'string');
-    const principal = await verifier.verify(bearerTokenOf(values), peer);
-    checkPolicy(principal, policyFor(policies, path));
-    return principal;
+    const authorization = metadata
+      .get('authorization')
+      .filter((v): v is string => typeof v === 'string');
+    // gRPC is always POST (gRPC over HTTP/2 §Requests); the method path is the policy path.
+    return authorizeRequest(
+      { authorization, peer, method: 'POST', path },
+      verifier.pipeline,
+      policies,
+    );
   }
+
+  const recorder = options.recorder;
 
   return (method, call) => {
     const path = method.path;
+    const startedAt = recorder !== undefined ? performance.now() : 0;
+    let principalOfCall: Principal | undefined;
+    let peer: PeerIdentity | undefined;
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         // Read the peer before any await: the connection may be gone afterwards.
-        let peer: PeerIdentity | undefined;
         try {
           peer = peerOf(call, peers);
         } catch {
@@ -96,43 +111,50 @@ export function boundTokenServerInterceptor(
             for (const [key, value] of identityEntriesOf(principal, prefix))
               metadata.set(key, value);
             principals.set(metadata, principal);
+            principalOfCall = principal;
             next(metadata);
           },
           (err: unknown) => {
             if (err instanceof CertboundError) options.onReject?.(err, path);
             const status = grpcStatusOf(err);
+            recorder?.record({
+              transport: 'grpc',
+              method: 'POST',
+              path,
+              status: 200,
+              grpcStatus: status.code,
+              code: err instanceof CertboundError ? err.code : 'ERR_INTERNAL',
+              peer,
+              startedAt,
+            });
             intercepting.sendStatus({ code: status.code, details: status.details });
           },
         );
       })
       .build();
-    const intercepting = new ServerInterceptingCall(
-      call,
-      new ResponderBuilder().withStart((next) => next(listener)).build(),
-    );
+    const responder = new ResponderBuilder().withStart((next) => next(listener));
+    // A served call is recorded with the status its handler ended with.
+    if (recorder !== undefined)
+      responder.withSendStatus((status, next) => {
+        if (principalOfCall !== undefined)
+          recorder.record({
+            transport: 'grpc',
+            method: 'POST',
+            path,
+            status: 200,
+            grpcStatus: status.code,
+            code: undefined,
+            principal: principalOfCall,
+            startedAt,
+          });
+        next(status);
+      });
+    const intercepting = new ServerInterceptingCall(call, responder.build());
     return intercepting;
   };
 }
 
 const sessionPeers = new WeakMap<object, PeerIdentity | null>();
-
-/**
- * The HTTP/2 session under a grpc-js server call, found through grpc-js internals
- * (`nextCall` chain, then `stream.session`); undefined when the layout differs, in which
- * case the peer is simply read on every call.
- */
-function sessionOf(call: ServerInterceptingCallInterface): object | undefined {
-  let current: unknown = call;
-  for (let depth = 0; depth < 16 && typeof current === 'object' && current !== null; depth++) {
-    const stream = (current as { stream?: { session?: unknown } }).stream;
-    if (typeof stream === 'object' && stream !== null) {
-      const session = stream.session;
-      return typeof session === 'object' && session !== null ? session : undefined;
-    }
-    current = (current as { nextCall?: unknown }).nextCall;
-  }
-  return undefined;
-}
 
 /**
  * Peer identity of the call's connection. grpc-js ≥ 1.14.5 only reports a certificate the

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { InboundRecorder } from '../observability/inbound-recorder.js';
 import type { Logger } from '../observability/logger.js';
 import type { Principal } from '../verify/principal.js';
 import { writeBearerError } from './bearer-error-response.js';
 import { compilePolicies } from '../verify/policy.js';
 import type { RequestTarget } from '../verify/request-path.js';
-import type { AnyRequest } from './connection-peer.js';
+import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
 import {
   httpRequestTargetOf,
   verifyHttpRequest,
@@ -17,6 +18,11 @@ export interface CertboundHttpOptions extends HttpVerifyOptions {
   readonly logger?: Logger;
   /** RFC 6750 §3 realm. Default `certbound`. */
   readonly realm?: string;
+  /**
+   * Counts and access-logs every request, refused or served, as the sidecar does
+   * (`createInboundRecorder({ logger, metrics })`). Default: none.
+   */
+  readonly recorder?: InboundRecorder;
 }
 
 const PRINCIPAL = Symbol.for('certbound.principal');
@@ -58,20 +64,37 @@ export function certboundMiddleware(
   options: CertboundHttpOptions,
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
   if (options.policies !== undefined) compilePolicies(options.policies);
-  const refuse = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+  const recorder = options.recorder;
+  const refuse = (
+    req: IncomingMessage,
+    res: ServerResponse,
+    err: unknown,
+    path: string,
+    startedAt: number,
+  ): void => {
     const response = writeBearerError(
       res,
       err,
       options.realm !== undefined ? { realm: options.realm } : {},
     );
-    options.logger?.debug({ code: response.code, path: req.url?.split('?')[0] }, 'request refused');
+    options.logger?.debug({ code: response.code, path }, 'request refused');
+    recorder?.record({
+      transport: 'http',
+      method: req.method ?? 'GET',
+      path,
+      status: response.status,
+      code: response.code,
+      peer: connectionPeerOf(req),
+      startedAt,
+    });
   };
   return (req, res, next) => {
+    const startedAt = recorder !== undefined ? performance.now() : 0;
     let target: RequestTarget;
     try {
       target = httpRequestTargetOf(req);
     } catch (err) {
-      refuse(req, res, err);
+      refuse(req, res, err, (req.url ?? '/').split('?')[0] ?? '/', startedAt);
       return;
     }
     verifyHttpRequest(req as AnyRequest, options, target).then(
@@ -79,9 +102,21 @@ export function certboundMiddleware(
         req.url = target.path + target.query;
         if (target.authority !== undefined) req.headers.host = target.authority;
         attachPrincipal(req, principal);
+        if (recorder !== undefined)
+          res.once('finish', () =>
+            recorder.record({
+              transport: 'http',
+              method: req.method ?? 'GET',
+              path: target.path,
+              status: res.statusCode,
+              code: undefined,
+              principal,
+              startedAt,
+            }),
+          );
         next();
       },
-      (err: unknown) => refuse(req, res, err),
+      (err: unknown) => refuse(req, res, err, target.path, startedAt),
     );
   };
 }

@@ -1,7 +1,8 @@
 import { CertboundError } from '../errors.js';
-import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
+import { authorizeRequest, type InboundRequest } from '../verify/authorize-request.js';
+import { authorizationValuesOf } from '../verify/bearer-token.js';
 import type { Verifier } from '../verify/create-verifier.js';
-import { checkPolicy, policyFor, type RoutePolicy } from '../verify/policy.js';
+import type { RoutePolicy } from '../verify/policy.js';
 import type { Principal } from '../verify/principal.js';
 import { requestTargetOf, type RequestTarget } from '../verify/request-path.js';
 import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
@@ -33,11 +34,27 @@ export function httpRequestTargetOf(req: AnyRequest): RequestTarget {
 }
 
 /**
- * Verifies one HTTP request: its target (normalised, or refused), the connection's
- * verified client certificate, the bearer token (RFC 6750 §2.1 only), the token and its
- * binding (RFC 8705 §3), then the route policy for the normalised path. The peer is read
- * synchronously, before any `await`. Pass `target` when the caller already read it, so the
- * policy judges exactly what the caller logs and forwards.
+ * What the HTTP transports hand the pipeline for one request: every `Authorization`
+ * value (raw headers: node keeps only the first in `req.headers`), the certificate of
+ * this connection (read once per connection, before any `await`), method and normalised
+ * path.
+ */
+export function inboundRequestOf(req: AnyRequest, target: RequestTarget): InboundRequest {
+  return {
+    authorization: authorizationValuesOf(req.rawHeaders),
+    tokenInQuery: tokenInQuery(req.url ?? '/'),
+    peer: connectionPeerOf(req),
+    method: req.method ?? 'GET',
+    path: target.path,
+  };
+}
+
+/**
+ * Verifies one HTTP request through the inbound pipeline (`authorizeRequest`): its target
+ * (normalised, or refused), then the connection's certificate, the bearer token
+ * (RFC 6750 §2.1 only), the token and its binding (RFC 8705 §3), then the route policy for
+ * the normalised path. Pass `target` when the caller already read it, so the policy judges
+ * exactly what the caller logs and forwards.
  *
  * @throws CertboundError with the code to answer
  */
@@ -46,22 +63,11 @@ export function verifyHttpRequest(
   options: HttpVerifyOptions,
   target?: RequestTarget,
 ): Promise<Principal> {
-  let peer;
-  let token: string;
-  let path: string;
+  let request: InboundRequest;
   try {
-    path = (target ?? httpRequestTargetOf(req)).path;
-    peer = connectionPeerOf(req);
-    if (peer === null) throw new CertboundError('ERR_PEER_CERT_MISSING');
-    token = bearerTokenOf(authorizationValuesOf(req.rawHeaders), tokenInQuery(req.url ?? '/'));
+    request = inboundRequestOf(req, target ?? httpRequestTargetOf(req));
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
-  const policies = options.policies;
-  const verified = options.verifier.verify(token, peer);
-  if (policies === undefined || policies.length === 0) return verified;
-  return verified.then((principal) => {
-    checkPolicy(principal, policyFor(policies, path));
-    return principal;
-  });
+  return authorizeRequest(request, options.verifier.pipeline, options.policies);
 }
