@@ -1,9 +1,8 @@
-import { CertboundError } from '../errors.js';
 import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
 import type { Verifier } from '../verify/create-verifier.js';
 import { checkPolicy, policyFor, type AccessPolicy } from '../verify/policy.js';
 import type { Principal } from '../verify/principal.js';
-import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
+import { connectionPeerErrorOf, connectionPeerOf, type AnyRequest } from './connection-peer.js';
 
 /** A policy for every path starting with `prefix` (the longest prefix wins). */
 export type RoutePolicy = { readonly prefix: string } & AccessPolicy;
@@ -53,7 +52,7 @@ export function verifyHttpRequest(req: AnyRequest, options: HttpVerifyOptions): 
   let token: string;
   try {
     peer = connectionPeerOf(req);
-    if (peer === null) throw new CertboundError('ERR_PEER_CERT_MISSING');
+    if (peer === null) throw connectionPeerErrorOf(req);
     token = bearerTokenOf(authorizationValuesOf(req.rawHeaders), tokenInQuery(req.url ?? '/'));
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
