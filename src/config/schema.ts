@@ -41,6 +41,7 @@ const identitySchema = z
     keyPath: nonEmpty.optional(),
     bundlePath: nonEmpty.optional(),
     pollInterval: duration.default(1000),
+    quietPeriod: duration.default(500),
     dev: z
       .strictObject({
         caDir: nonEmpty,

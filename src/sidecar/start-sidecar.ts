@@ -99,6 +99,7 @@ async function sourceOf(config: CertboundConfig, logger: Logger): Promise<X509So
     keyPath: identity.keyPath as string,
     bundlePath: identity.bundlePath as string,
     pollIntervalMs: identity.pollInterval,
+    debounceMs: identity.quietPeriod,
     requireServerAuth,
     logger: log,
   });
