@@ -16,6 +16,7 @@ import {
   type Ratio,
   type Scenario,
 } from './report.js';
+import { benchConnectionChurn } from './connection-churn.js';
 import { checkGrpc, checkHttp, type CheckResult } from './same-job-checks.js';
 import { counterOf, startSidecarUnderTest, type SidecarUnderTest } from './sidecar-launch.js';
 import { benchVerify } from './verify.js';
@@ -307,6 +308,13 @@ async function main(): Promise<void> {
 
     const end = memoryOf(sidecar.pid);
     log(`\nsidecar memory: idle ${mib(idle)}; after the load run ${mib(end)}`);
+
+    // 7. Connection churn: one new mTLS connection per request (issue 12: RSS per connection).
+    const churn = await benchConnectionChurn(env, sidecar);
+    log(
+      `sidecar RSS growth per 10 000 new mTLS connections: ${churn.growthMiBPer10k.toFixed(1)} MiB (${churn.rssBeforeMiB.toFixed(1)} → ${churn.rssAfterMiB.toFixed(1)} MiB over ${churn.connections}, ${churn.failed} failed)`,
+    );
+    report['connectionChurn'] = churn;
     report['sidecar'] = {
       readyMs: sidecar.readyMs,
       readyMsSecond: sidecarLog.readyMs,
@@ -388,6 +396,7 @@ async function main(): Promise<void> {
       ratiosMarkdown(ratios, cpuRatios),
       '',
       `Sidecar: start → \`/readyz\` 200 in ${sidecar.readyMs.toFixed(0)} ms; resident memory idle ${mib(idle)}, after the load run ${mib(end)}.`,
+      `Connection churn (a new mTLS connection per request): sidecar RSS grows ${churn.growthMiBPer10k.toFixed(1)} MiB per 10 000 connections.`,
       '',
       verifyMarkdown(verify.results, 'jose jwtVerify alone (ES256)'),
       '',

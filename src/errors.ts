@@ -174,6 +174,25 @@ export const ERROR_TABLE = {
     grpc: S.UNAUTHENTICATED,
     summary: 'The connection has no verified client certificate.',
   },
+  // Client leaf rules (SPIFFE X.509-SVID §4.1, FAPI 2.0 §5.4.1, RFC 5280 §4.2.1.12)
+  ERR_PEER_CERT_NOT_LEAF: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The client certificate is a CA certificate (basicConstraints CA:TRUE), not a leaf.',
+  },
+  ERR_PEER_CERT_WEAK_KEY: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The client certificate key is too weak (RSA < 2048 bits, EC below P-256).',
+  },
+  ERR_PEER_CERT_NOT_CLIENT: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The client certificate has an extended key usage without clientAuth.',
+  },
   // Policy
   ERR_INSUFFICIENT_SCOPE: {
     http: 403,

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { checkClientLeaf } from './check-client-leaf.js';
 import { derOf, thumbprintOf, type CertificateInput } from './thumbprint.js';
 
 /** What a transport knows about the verified peer of one TLS connection. */
@@ -10,11 +11,13 @@ export interface PeerIdentity {
 }
 
 /**
- * SPIFFE ID of a certificate: its single `spiffe://` URI SAN, or undefined when there is
- * none or more than one (the SPIFFE X.509-SVID spec allows exactly one).
+ * SPIFFE ID in a subject-alternative-name string as node formats it
+ * (`X509Certificate.subjectAltName`, `PeerCertificate.subjectaltname`): its single
+ * `spiffe://` URI entry, or undefined when there is none or more than one (SPIFFE
+ * X.509-SVID §2 allows exactly one). Node quotes an entry that holds a comma, so a crafted
+ * `URI:"spiffe://a, URI:spiffe://b"` stays one (non-matching) entry.
  */
-export function spiffeIdOf(cert: X509Certificate): string | undefined {
-  const san = cert.subjectAltName;
+export function spiffeIdOfSubjectAltName(san: string | undefined): string | undefined {
   if (!san) return undefined;
   const ids = san
     .split(/,\s*/)
@@ -23,13 +26,22 @@ export function spiffeIdOf(cert: X509Certificate): string | undefined {
   return ids.length === 1 ? ids[0] : undefined;
 }
 
+/** SPIFFE ID of a certificate, see {@link spiffeIdOfSubjectAltName}. */
+export function spiffeIdOf(cert: X509Certificate): string | undefined {
+  return spiffeIdOfSubjectAltName(cert.subjectAltName);
+}
+
 /**
- * Thumbprint and SPIFFE ID of a peer certificate, computed once per connection.
+ * Thumbprint and SPIFFE ID of a client's certificate, computed once per connection, after
+ * {@link checkClientLeaf}: a certificate that may not act as a client leaf has no identity.
  *
+ * @throws CertboundError `ERR_PEER_CERT_NOT_LEAF`, `ERR_PEER_CERT_WEAK_KEY` or
+ *   `ERR_PEER_CERT_NOT_CLIENT` (see {@link checkClientLeaf})
  * @throws TypeError when `cert` is not a certificate in a supported form.
  */
 export function peerIdentityOf(cert: CertificateInput): PeerIdentity {
   const x509 = cert instanceof X509Certificate ? cert : new X509Certificate(derOf(cert));
+  checkClientLeaf(x509);
   return { thumbprint: thumbprintOf(x509), spiffeId: spiffeIdOf(x509) };
 }
 

@@ -10,6 +10,7 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
   'identity.keyPath': '/var/run/certbound/tls.key',
   'identity.bundlePath': '/var/run/certbound/ca.crt',
   'identity.pollInterval': '1s',
+  'identity.quietPeriod': '500ms',
   'identity.dev':
     '{ caDir: certs, name: orders, spiffeId: spiffe://demo.local/ns/default/sa/orders }',
   'identity.dev.caDir': 'certs',

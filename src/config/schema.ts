@@ -49,6 +49,7 @@ const identitySchema = z
     bundlePath: nonEmpty.optional(),
     pollInterval: duration.default(1000),
     expiryWarning: duration.optional(),
+    quietPeriod: duration.default(500),
     dev: z
       .strictObject({
         caDir: nonEmpty,

@@ -1,4 +1,5 @@
 import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
+import { refusalOfConnection } from '../binding/connection-peer-identity.js';
 import type { PeerIdentity } from '../binding/peer-identity.js';
 import { CertboundError } from '../errors.js';
 import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
@@ -62,7 +63,13 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
     const stream = res.stream;
     void (async () => {
       try {
-        if (peer === null || peer === undefined) throw new CertboundError('ERR_PEER_CERT_MISSING');
+        // A certificate refused as a client leaf (CA, weak key, no clientAuth) has no peer:
+        // answer why, as the first response of the connection.
+        if (peer === null || peer === undefined)
+          throw (
+            (req.stream.session && refusalOfConnection(req.stream.session)) ??
+            new CertboundError('ERR_PEER_CERT_MISSING')
+          );
         const principal = await options.verifier.verify(
           bearerTokenOf(authorizationValuesOf(req.rawHeaders)),
           peer,

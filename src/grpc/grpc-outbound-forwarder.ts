@@ -1,6 +1,8 @@
+import { X509Certificate } from 'node:crypto';
 import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { verifiedPeerDerOf } from '../binding/peer-certificate.js';
 import { spiffeIdOf } from '../binding/peer-identity.js';
 import { CertboundError, isCertboundError } from '../errors.js';
 import type { X509Source } from '../identity/x509-source.js';
@@ -61,8 +63,9 @@ export function createGrpcOutboundForwarder(
   };
   const checkUpstream = (socket: TLSSocket | Socket): void => {
     if (upstream.spiffeId === undefined) return;
-    const cert = 'getPeerX509Certificate' in socket ? socket.getPeerX509Certificate() : undefined;
-    if (cert === undefined || spiffeIdOf(cert) !== upstream.spiffeId) {
+    // Once per session; DER, not getPeerX509Certificate() (leaks on Node 20).
+    const der = verifiedPeerDerOf(socket as TLSSocket);
+    if (der === undefined || spiffeIdOf(new X509Certificate(der)) !== upstream.spiffeId) {
       throw new CertboundError('ERR_UPSTREAM_IDENTITY');
     }
   };

@@ -1,42 +1,43 @@
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
-import type { TLSSocket } from 'node:tls';
-import { peerIdentityOf, type PeerIdentity } from '../binding/peer-identity.js';
+import { CertboundError } from '../errors.js';
+import {
+  connectionPeerIdentityOf,
+  type ConnectionPeer,
+} from '../binding/connection-peer-identity.js';
+import type { VerifiedPeerSocket } from '../binding/peer-certificate.js';
+import type { PeerIdentity } from '../binding/peer-identity.js';
 
 /** A node:http or HTTP/2-compatibility request. */
 export type AnyRequest = IncomingMessage | Http2ServerRequest;
 
-// One entry per TLS connection (HTTP/1 socket or HTTP/2 session): the thumbprint is hashed
-// once per connection, not per request. `null` = no verified client certificate.
-const peers = new WeakMap<object, PeerIdentity | null>();
-
-interface PeerSocket {
-  authorized?: boolean;
-  getPeerX509Certificate?: TLSSocket['getPeerX509Certificate'];
-}
-
-function identityOfSocket(socket: PeerSocket): PeerIdentity | null {
-  // Fail closed: only a certificate that TLS verified against the bundle counts.
-  if (socket.authorized !== true || typeof socket.getPeerX509Certificate !== 'function')
-    return null;
-  const cert = socket.getPeerX509Certificate();
-  return cert === undefined ? null : peerIdentityOf(cert);
+function connectionOf(req: AnyRequest): ConnectionPeer {
+  const session = 'stream' in req ? req.stream.session : undefined;
+  // The HTTP/2 session (not its socket proxy) or the HTTP/1 socket lives as long as the connection.
+  const key: object | undefined = session ?? req.socket;
+  if (key === undefined || key === null) return null;
+  const socket = (session !== undefined ? session.socket : req.socket) as unknown;
+  return connectionPeerIdentityOf(key, socket as VerifiedPeerSocket);
 }
 
 /**
  * The verified TLS peer of the connection carrying `req` (thumbprint + SPIFFE ID), or
- * `null` without a verified client certificate. Computed on the first request of a
- * connection and remembered; call it before the first `await` of a request, since once the
- * client has gone the certificate is no longer available.
+ * `null` without a verified client certificate or when its certificate is refused as a
+ * client leaf (see {@link connectionPeerErrorOf} for why). Computed on the first request of
+ * a connection and remembered; call it before the first `await` of a request, since once
+ * the client has gone the certificate is no longer available. Never throws.
  */
 export function connectionPeerOf(req: AnyRequest): PeerIdentity | null {
-  const session = 'stream' in req ? req.stream.session : undefined;
-  const key: object | undefined = session ?? req.socket;
-  if (key === undefined || key === null) return null;
-  const known = peers.get(key);
-  if (known !== undefined) return known;
-  const socket = (session !== undefined ? session.socket : req.socket) as unknown as PeerSocket;
-  const identity = identityOfSocket(socket);
-  peers.set(key, identity);
-  return identity;
+  const peer = connectionOf(req);
+  return peer instanceof CertboundError ? null : peer;
+}
+
+/**
+ * Why {@link connectionPeerOf} is null for `req`: the refusal of its certificate
+ * (`ERR_PEER_CERT_NOT_LEAF`, `ERR_PEER_CERT_WEAK_KEY`, `ERR_PEER_CERT_NOT_CLIENT`) or
+ * `ERR_PEER_CERT_MISSING`.
+ */
+export function connectionPeerErrorOf(req: AnyRequest): CertboundError {
+  const peer = connectionOf(req);
+  return peer instanceof CertboundError ? peer : new CertboundError('ERR_PEER_CERT_MISSING');
 }

@@ -10,7 +10,7 @@ export {
   type BearerErrorResponse,
   type BearerErrorOptions,
 } from './bearer-error-response.js';
-export { connectionPeerOf, type AnyRequest } from './connection-peer.js';
+export { connectionPeerErrorOf, connectionPeerOf, type AnyRequest } from './connection-peer.js';
 export {
   verifyHttpRequest,
   httpRequestTargetOf,

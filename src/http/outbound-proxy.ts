@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Agent } from 'undici';
+import { spiffeIdOfSubjectAltName } from '../binding/peer-identity.js';
 import { CertboundError, isCertboundError } from '../errors.js';
 import { undiciAgentsPerIdentity } from '../tls/undici-agents.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
@@ -87,12 +88,8 @@ function upstreamErrorOf(err: unknown, name: string): CertboundError {
 
 function spiffeCheck(expected: string) {
   return (_host: string, cert: PeerCertificate): Error | undefined => {
-    const ids = (cert.subjectaltname ?? '')
-      .split(', ')
-      .filter((e) => e.startsWith('URI:spiffe://'))
-      .map((e) => e.slice(4));
     // SPIFFE X.509-SVID §2: exactly one URI SAN; authorize by ID, not by host name.
-    return ids.length === 1 && ids[0] === expected
+    return spiffeIdOfSubjectAltName(cert.subjectaltname) === expected
       ? undefined
       : new UpstreamIdentityError(`server SPIFFE ID is not ${expected}`);
   };

@@ -5,7 +5,7 @@ import type { Verifier } from '../verify/create-verifier.js';
 import type { RoutePolicy } from '../verify/policy.js';
 import type { Principal } from '../verify/principal.js';
 import { requestTargetOf, type RequestTarget } from '../verify/request-path.js';
-import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
+import { connectionPeerErrorOf, connectionPeerOf, type AnyRequest } from './connection-peer.js';
 
 /** What every HTTP transport (proxy, middleware, plugin) verifies a request with. */
 export interface HttpVerifyOptions {
@@ -40,10 +40,12 @@ export function httpRequestTargetOf(req: AnyRequest): RequestTarget {
  * path.
  */
 export function inboundRequestOf(req: AnyRequest, target: RequestTarget): InboundRequest {
+  const peer = connectionPeerOf(req);
   return {
     authorization: authorizationValuesOf(req.rawHeaders),
     tokenInQuery: tokenInQuery(req.url ?? '/'),
-    peer: connectionPeerOf(req),
+    peer,
+    ...(peer === null ? { peerError: connectionPeerErrorOf(req) } : {}),
     method: req.method ?? 'GET',
     path: target.path,
   };

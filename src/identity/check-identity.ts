@@ -1,5 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { extendedKeyUsageOf } from '../binding/check-client-leaf.js';
 import { spiffeIdOf } from '../binding/peer-identity.js';
 import { thumbprintOf } from '../binding/thumbprint.js';
 import { CertboundError } from '../errors.js';
@@ -116,7 +117,7 @@ export function checkIdentity(
       { details: { origin } },
     );
   }
-  const eku = leaf.keyUsage ?? [];
+  const eku = extendedKeyUsageOf(leaf) ?? [];
   if (
     !eku.includes(OID_CLIENT_AUTH) ||
     (options.requireServerAuth === true && !eku.includes(OID_SERVER_AUTH))

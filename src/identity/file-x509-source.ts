@@ -20,8 +20,11 @@ export interface FileX509SourceOptions {
   /** Polling fallback period. Default 5000 ms. */
   pollIntervalMs?: number;
   /**
-   * Quiet time after a change notification before the files are read, and the gap between
-   * the two reads that must agree before a change is acted on. Default 100 ms.
+   * The quiet period: time after the last change notification before the files are read,
+   * and the gap between the two reads that must agree before a change is acted on. A
+   * candidate that is invalid, or a bundle that drops a trusted CA, must stay the same for
+   * one more quiet period. Default 500 ms; writers that pause longer between files than
+   * this (a slow script) need a larger value.
    */
   debounceMs?: number;
   /** Also require the serverAuth EKU (the identity serves TLS). Default false. */
@@ -37,7 +40,22 @@ type Snapshot =
   | { readonly ok: true; readonly material: IdentityMaterial; readonly digest: string }
   | { readonly ok: false; readonly error: CertboundError; readonly digest: string };
 
+/** Default quiet period, see {@link FileX509SourceOptions.debounceMs}. */
+export const DEFAULT_QUIET_MS = 500;
+// A writer still busy after this many quiet periods is chased again on the next signal.
 const MAX_STABILITY_ROUNDS = 20;
+
+/** What a settled candidate would do: nothing, publish, or reject. */
+type Verdict =
+  | { readonly kind: 'same' }
+  | { readonly kind: 'publish'; readonly identity: WorkloadIdentity; readonly hold: boolean }
+  | { readonly kind: 'reject'; readonly error: CertboundError };
+
+/** CAs of `previous` that `next` no longer holds, by thumbprint. */
+function droppedCas(previous: WorkloadIdentity, next: WorkloadIdentity): number {
+  const kept = new Set(next.bundle.map((c) => c.fingerprint256));
+  return previous.bundle.filter((c) => !kept.has(c.fingerprint256)).length;
+}
 
 function describeReadError(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
@@ -92,7 +110,7 @@ export class FileX509Source extends X509SourceBase {
       keyPath: options.keyPath,
       bundlePath: options.bundlePath,
       pollIntervalMs: options.pollIntervalMs ?? 5000,
-      debounceMs: options.debounceMs ?? 100,
+      debounceMs: options.debounceMs ?? DEFAULT_QUIET_MS,
       requireServerAuth: options.requireServerAuth ?? false,
       now: options.now,
     };
@@ -201,47 +219,91 @@ export class FileX509Source extends X509SourceBase {
   }
 
   async #refresh(): Promise<void> {
-    let snapshot = await this.#read();
-    if (snapshot.digest === this.#lastDigest) return;
-    // A writer may still be busy: act only on content that two reads, a debounce apart, agree on.
+    let candidate = await this.#read();
+    if (candidate.digest === this.#lastDigest) return;
+    // Act only on content that two reads a quiet period apart agree on (a writer may be
+    // between two files, or between two halves of one). An invalid candidate or a bundle
+    // that drops a trusted CA must agree once more: a partial write is never rejected or
+    // published just because the writer paused.
+    let confirmed = 0;
     for (let round = 0; round < MAX_STABILITY_ROUNDS && !this.closed; round++) {
       await this.#pause(this.#options.debounceMs);
+      if (this.closed) return;
       const again = await this.#read();
-      if (again.digest === snapshot.digest) break;
-      snapshot = again;
-    }
-    if (this.closed || snapshot.digest === this.#lastDigest) return;
-    this.#lastDigest = snapshot.digest;
-    if (!snapshot.ok) {
-      this.#rejected(snapshot.error);
+      if (again.digest !== candidate.digest) {
+        candidate = again;
+        confirmed = 0;
+        continue;
+      }
+      if (candidate.digest === this.#lastDigest) return;
+      const verdict = this.#verdictOf(candidate);
+      if (verdict.kind === 'same') {
+        this.#lastDigest = candidate.digest;
+        this.#failures.reset();
+        return;
+      }
+      const held = verdict.kind === 'reject' || verdict.hold;
+      if (held && confirmed === 0) {
+        confirmed = 1;
+        if (verdict.kind === 'publish') this.#logHeld(verdict.identity);
+        continue;
+      }
+      this.#lastDigest = candidate.digest;
+      if (verdict.kind === 'reject') this.#rejected(verdict.error);
+      else this.#publishRotation(verdict.identity);
       return;
     }
+    // Still changing after the last round: the next change event or poll tries again.
+  }
+
+  /** What `snapshot` would do to the current identity. */
+  #verdictOf(snapshot: Snapshot): Verdict {
+    if (!snapshot.ok) return { kind: 'reject', error: snapshot.error };
     let identity: WorkloadIdentity;
     try {
       identity = this.#check(snapshot.material);
     } catch (err) {
-      this.#rejected(
-        isCertboundError(err)
+      return {
+        kind: 'reject',
+        error: isCertboundError(err)
           ? err
           : new CertboundError(
               'ERR_CERT_PARSE',
               `${this.#options.certPath}: the files could not be checked.`,
-              {
-                cause: err,
-              },
+              { cause: err },
             ),
-      );
-      return;
+      };
     }
-    this.#failures.reset();
-    if (this.closed) return;
     const previous = this.current();
     if (
       previous.thumbprint === identity.thumbprint &&
       previous.bundlePem === identity.bundlePem &&
       previous.keyPem === identity.keyPem
     )
-      return;
+      return { kind: 'same' };
+    // A smaller bundle that drops a CA we trust is what a half-written bundle looks like;
+    // a real retirement (retire-ca) survives one more quiet period unchanged.
+    const hold =
+      identity.bundle.length < previous.bundle.length && droppedCas(previous, identity) > 0;
+    return { kind: 'publish', identity, hold };
+  }
+
+  #logHeld(identity: WorkloadIdentity): void {
+    const previous = this.current();
+    this.#logger.info(
+      {
+        dropped: droppedCas(previous, identity),
+        bundleSize: identity.bundle.length,
+        previousBundleSize: previous.bundle.length,
+        holdMs: this.#options.debounceMs,
+      },
+      'trust bundle drops a trusted CA; held for one more quiet period',
+    );
+  }
+
+  #publishRotation(identity: WorkloadIdentity): void {
+    this.#failures.reset();
+    const previous = this.current();
     this.publish(identity);
     this.#logger.info(
       {

@@ -11,7 +11,11 @@ export interface IdentityStats {
   readonly expiryTimestampSeconds: number;
   /** Thumbprint (x5t#S256) of the certificate in force. */
   readonly thumbprint: string | undefined;
-  /** Updates after the first value: `ok` published, `rejected` refused by check-before-publish or a failed renewal. */
+  /**
+   * Updates after the first value: `ok` published, `rejected` refused by check-before-publish
+   * (for files: a candidate that stayed invalid through the hold, never a transient partial
+   * read) or a failed renewal.
+   */
   readonly rotations: { readonly ok: number; readonly rejected: number };
   /** Code of the last rejected update, cleared by the next published one. */
   readonly lastErrorCode: ErrorCode | undefined;

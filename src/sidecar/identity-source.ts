@@ -32,6 +32,7 @@ export function identitySourceOf(
     keyPath: identity.keyPath as string,
     bundlePath: identity.bundlePath as string,
     pollIntervalMs: identity.pollInterval,
+    debounceMs: identity.quietPeriod,
     ...common,
   });
 }

@@ -19,6 +19,7 @@ import {
   startGrpcOutboundListener,
   type GrpcOutboundListener,
 } from '../grpc/grpc-outbound-listener.js';
+import { onPeerRefusal } from '../binding/peer-refusal-channel.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
 import type { TokenRequest } from '../token/access-token.js';
@@ -243,6 +244,9 @@ export async function startSidecar(
 
     if (config.inbound !== undefined && verifier !== undefined) {
       const inb = config.inbound;
+      // One line per refused client certificate (once per connection): names the reason.
+      const refusalLog = logger.child({ component: 'inbound' });
+      cleanups.push(onPeerRefusal((r) => refusalLog.warn({ ...r }, 'client certificate refused')));
       if (options.inboundGrpcHandler === undefined && inb.app.grpcUrl !== undefined) {
         grpcForwarder = createGrpcForwarder({
           verifier,

@@ -6,6 +6,11 @@ import { CertboundError } from '../errors.js';
 export interface ProofContext {
   /** Verified certificate of this connection (once per connection), or none. */
   readonly peer: PeerIdentity | null | undefined;
+  /**
+   * Why there is no peer, when the transport knows (a certificate refused as a client
+   * leaf: `ERR_PEER_CERT_NOT_LEAF`, …); default `ERR_PEER_CERT_MISSING`.
+   */
+  readonly peerError?: CertboundError;
 }
 
 /**
@@ -38,7 +43,7 @@ export const mtlsProof: ProofOfPossession = {
   kind: 'mtls',
   precheck(request) {
     if (request.peer === null || request.peer === undefined)
-      throw new CertboundError('ERR_PEER_CERT_MISSING');
+      throw request.peerError ?? new CertboundError('ERR_PEER_CERT_MISSING');
   },
   prove(claims, request) {
     const peer = request.peer;

@@ -1,5 +1,5 @@
 import { createHook } from 'node:async_hooks';
-import { chmod, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open as openFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -9,6 +9,7 @@ import { isCertboundError, type ErrorCode } from '../../src/errors.js';
 import { createDevCa, type DevCa } from '../../src/devca/dev-ca.js';
 import { FileX509Source } from '../../src/identity/file-x509-source.js';
 import { watchIdentityStats } from '../../src/identity/identity-stats.js';
+import type { WorkloadIdentity } from '../../src/identity/workload-identity.js';
 import {
   inPlace,
   k8sInit,
@@ -279,5 +280,130 @@ describe('FileX509Source.close', () => {
     expect([...live.values()]).toEqual([]);
     expect(() => source.current()).toThrow(expect.objectContaining({ code: 'ERR_SOURCE_CLOSED' }));
     await expect(source.reload()).rejects.toMatchObject({ code: 'ERR_SOURCE_CLOSED' });
+  });
+});
+
+/** Resolves with the first published identity that satisfies `wanted` (bounded). */
+function nextUpdate(
+  source: FileX509Source,
+  wanted: (identity: WorkloadIdentity) => boolean,
+  timeoutMs = 15_000,
+): Promise<WorkloadIdentity> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      off();
+      reject(new Error(`no matching update within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const off = source.onUpdate((identity) => {
+      if (!wanted(identity)) return;
+      clearTimeout(timer);
+      off();
+      resolve(identity);
+    });
+  });
+}
+
+/** A writer that pauses between two writes, as an operator's script or `cp` of two files. */
+const writerPause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('FileX509Source waits for quiet across the three files (issue 12 item 3)', () => {
+  const lines: string[] = [];
+  const logger = pino(
+    { level: 'info' },
+    new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    }),
+  );
+  /** With the default quiet period, as the sidecar runs it. */
+  async function openWithDefaults(dir: string): Promise<FileX509Source> {
+    const source = await FileX509Source.create({
+      certPath: join(dir, 'cert.pem'),
+      keyPath: join(dir, 'key.pem'),
+      bundlePath: join(dir, 'ca.pem'),
+      logger,
+    });
+    sources.push(source);
+    return source;
+  }
+
+  it('a bundle rewritten in place in two writes 300 ms apart is never published half-way', async () => {
+    const thirdCa = await createDevCa({ commonName: 'third CA' });
+    const files = await mint(ca, 'orders', { bundle: ca.certPem + otherCa.certPem });
+    const dir = await plainDir('bundle-two-writes', files);
+    const source = await openWithDefaults(dir);
+    const stats = watchIdentityStats(source);
+    const bundleSizes: number[] = [];
+    const errors: string[] = [];
+    source.onUpdate((id) => bundleSizes.push(id.bundle.length));
+    source.onError((e) => errors.push(e.code));
+    const grown = nextUpdate(source, (id) => id.bundle.length === 3);
+    // Truncate + write, split at a certificate boundary so that each half parses.
+    const handle = await openFile(join(dir, 'ca.pem'), 'w');
+    try {
+      await handle.write(ca.certPem);
+      await writerPause(300);
+      await handle.write(otherCa.certPem + thirdCa.certPem);
+    } finally {
+      await handle.close();
+    }
+    await grown;
+    // The first entry is the replay of the initial identity (two CAs).
+    expect(bundleSizes).toEqual([2, 3]);
+    expect(errors).toEqual([]);
+    expect(stats.rotations).toEqual({ ok: 1, rejected: 0 });
+    stats.close();
+  });
+
+  it('a key then a certificate rewritten in place 300 ms apart is one good rotation, never a rejected one', async () => {
+    const dir = await plainDir('key-then-cert', await mint(ca, 'orders'));
+    const source = await openWithDefaults(dir);
+    const stats = watchIdentityStats(source);
+    const errors: string[] = [];
+    source.onError((e) => errors.push(e.code));
+    const next = await mint(ca, 'orders');
+    const rotated = nextIdentity(source, next.thumbprint);
+    const seen = lines.length;
+    await writeFile(join(dir, 'key.pem'), next.key);
+    await writerPause(300);
+    await writeFile(join(dir, 'cert.pem'), next.cert);
+    await rotated;
+    expect(errors).toEqual([]);
+    expect(stats.rotations).toEqual({ ok: 1, rejected: 0 });
+    expect(lines.slice(seen).join('')).not.toContain('identity update rejected');
+    stats.close();
+  });
+
+  it('a bundle that drops a trusted CA is held for one more quiet period, then published', async () => {
+    const files = await mint(ca, 'orders', { bundle: ca.certPem + otherCa.certPem });
+    const dir = await plainDir('bundle-shrinks', files);
+    const source = await open(dir, { logger });
+    const seen = lines.length;
+    const shrunk = nextUpdate(source, (id) => id.bundle.length === 1);
+    await renameOver(dir, { ...files, ca: ca.certPem }); // retire-ca: a legitimate shrink
+    await shrunk;
+    const held = lines
+      .slice(seen)
+      .map((l) => JSON.parse(l) as { msg: string; dropped?: number })
+      .filter((l) => l.msg.startsWith('trust bundle drops'));
+    expect(held).toHaveLength(1);
+    expect(held[0]!.dropped).toBe(1);
+  });
+
+  it('a candidate that stays invalid through the hold is rejected once', async () => {
+    const good = await mint(ca, 'orders');
+    const dir = await plainDir('stays-invalid', good);
+    const source = await open(dir, { logger });
+    const stats = watchIdentityStats(source);
+    const rejected = nextError(source);
+    const other = await mint(ca, 'orders');
+    await renameOver(dir, { ...good, key: other.key });
+    expect((await rejected).code).toBe('ERR_KEY_MISMATCH');
+    await source.reload();
+    expect(stats.rotations).toEqual({ ok: 0, rejected: 1 });
+    expect(source.current().thumbprint).toBe(good.thumbprint);
+    stats.close();
   });
 });

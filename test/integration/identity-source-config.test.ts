@@ -26,7 +26,13 @@ describe('identitySourceOf (the one place config becomes an X509Source)', () => 
     const { logger, lines } = capture();
     const w = pki.workloads['orders']!;
     const source = await identitySourceOf(
-      { certPath: w.paths.cert, keyPath: w.paths.key, bundlePath: w.paths.ca, pollInterval: 1000 },
+      {
+        certPath: w.paths.cert,
+        keyPath: w.paths.key,
+        bundlePath: w.paths.ca,
+        pollInterval: 1000,
+        quietPeriod: 500,
+      },
       { requireServerAuth: false, logger },
     );
     await source.close();
@@ -37,7 +43,11 @@ describe('identitySourceOf (the one place config becomes an X509Source)', () => 
 
   it('dev identity: self-renewed from the CA directory through the dev-CA signer', async () => {
     const source = await identitySourceOf(
-      { dev: { caDir: pki.dir, name: 'renewed', ttl: 60_000 }, pollInterval: 1000 },
+      {
+        dev: { caDir: pki.dir, name: 'renewed', ttl: 60_000 },
+        pollInterval: 1000,
+        quietPeriod: 500,
+      },
       { requireServerAuth: true },
     );
     try {

@@ -8,8 +8,8 @@ import {
   type ServerHttp2Session,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import type { TLSSocket } from 'node:tls';
-import { peerIdentityOf, type PeerIdentity } from '../../src/binding/peer-identity.js';
+import type { PeerIdentity } from '../../src/binding/peer-identity.js';
+import { connectionPeerOf } from '../../src/http/connection-peer.js';
 import type { TestWorkload } from './pki.js';
 
 /** A node:http2 mTLS listener that hands every request to `handler` with its peer identity. */
@@ -17,7 +17,6 @@ export async function startMtlsFront(
   workload: TestWorkload,
   handler: (req: Http2ServerRequest, res: Http2ServerResponse, peer: PeerIdentity | null) => void,
 ): Promise<{ server: Http2SecureServer; port: number; close(): Promise<void> }> {
-  const peers = new WeakMap<TLSSocket, PeerIdentity | null>();
   const server = createSecureServer(
     {
       cert: workload.certPem,
@@ -27,16 +26,8 @@ export async function startMtlsFront(
       rejectUnauthorized: true,
       allowHTTP1: true,
     },
-    (req, res) => {
-      const socket = req.socket as TLSSocket;
-      let peer = peers.get(socket);
-      if (peer === undefined) {
-        const cert = socket.getPeerX509Certificate();
-        peer = socket.authorized && cert ? peerIdentityOf(cert) : null;
-        peers.set(socket, peer);
-      }
-      handler(req, res, peer);
-    },
+    // The peer as the sidecar's inbound listener passes it (once per connection).
+    (req, res) => handler(req, res, connectionPeerOf(req)),
   );
   return listen(server);
 }

@@ -12,12 +12,16 @@ export interface SidecarProcess {
   readonly exited: Promise<number | null>;
 }
 
-/** Runs the built CLI `run --config <path>` and waits for its start log line (bounded). */
+/**
+ * Runs the built CLI `run --config <path>` and waits for its start log line (bounded).
+ * `nodeArgs` go to node before the CLI (e.g. `--expose-gc`).
+ */
 export function startSidecarProcess(
   configPath: string,
   timeoutMs = 20_000,
+  nodeArgs: readonly string[] = [],
 ): Promise<SidecarProcess> {
-  const child = spawn(process.execPath, [CLI, 'run', '--config', configPath], {
+  const child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, CERTBOUND_LOG_LEVEL: 'info' },
   });
