@@ -1,10 +1,12 @@
 import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import { refusalOfConnection } from '../binding/connection-peer-identity.js';
 import type { PeerIdentity } from '../binding/peer-identity.js';
-import { CertboundError } from '../errors.js';
-import { authorizationValuesOf, bearerTokenOf } from '../verify/bearer-token.js';
+import { CertboundError, ERROR_TABLE } from '../errors.js';
+import type { InboundRecorder } from '../observability/inbound-recorder.js';
+import { authorizeRequest } from '../verify/authorize-request.js';
+import { authorizationValuesOf } from '../verify/bearer-token.js';
 import type { Verifier } from '../verify/create-verifier.js';
-import { checkPolicy, policyFor } from '../verify/policy.js';
+import type { Principal } from '../verify/principal.js';
 import { DEFAULT_IDENTITY_PREFIX, identityEntriesOf, isIdentityKey } from './identity-metadata.js';
 import { Http2SessionPool } from '../tls/http2-session-pool.js';
 import { forwardHeaders, relayGrpcStream } from './relay-grpc-stream.js';
@@ -25,6 +27,8 @@ export interface GrpcForwarderOptions {
   keepAuthorization?: boolean;
   /** Called for every refused call (logs, metrics); must not throw. */
   onReject?: (error: CertboundError, method: string) => void;
+  /** Counts and access-logs every call, refused or relayed (the sidecar's recorder). */
+  recorder?: InboundRecorder;
 }
 
 /** A node:http2 request handler for inbound gRPC, plus `close()` for its app connection. */
@@ -61,20 +65,40 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
   ): void => {
     const path = req.headers[':path'] ?? '';
     const stream = res.stream;
+    const startedAt = performance.now();
+    const recorder = options.recorder;
+    let principal: Principal | undefined;
+    const record = (grpcStatus: number | undefined, code: CertboundError['code'] | undefined) =>
+      recorder?.record({
+        transport: 'grpc',
+        method: 'POST',
+        path,
+        status: 200,
+        ...(grpcStatus !== undefined ? { grpcStatus } : {}),
+        code,
+        principal,
+        peer,
+        startedAt,
+      });
     void (async () => {
       try {
         // A certificate refused as a client leaf (CA, weak key, no clientAuth) has no peer:
         // answer why, as the first response of the connection.
-        if (peer === null || peer === undefined)
-          throw (
-            (req.stream.session && refusalOfConnection(req.stream.session)) ??
-            new CertboundError('ERR_PEER_CERT_MISSING')
-          );
-        const principal = await options.verifier.verify(
-          bearerTokenOf(authorizationValuesOf(req.rawHeaders)),
-          peer,
+        const peerError =
+          peer === null || peer === undefined
+            ? ((req.stream.session && refusalOfConnection(req.stream.session)) ?? undefined)
+            : undefined;
+        principal = await authorizeRequest(
+          {
+            authorization: authorizationValuesOf(req.rawHeaders),
+            peer,
+            ...(peerError !== undefined ? { peerError } : {}),
+            method: 'POST',
+            path,
+          },
+          options.verifier.pipeline,
+          options.policies,
         );
-        checkPolicy(principal, policyFor(options.policies, path));
         let session;
         try {
           session = await pool.session();
@@ -88,12 +112,14 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
           session,
           forwardHeaders(req.headers, appUrl, drop, identityEntriesOf(principal, prefix)),
           'ERR_APP_UNREACHABLE',
+          record,
         );
       } catch (err) {
         if (err instanceof CertboundError) options.onReject?.(err, path);
         // Drain what the client sends so the stream can close cleanly.
         req.resume();
-        writeGrpcError(stream, err);
+        const code = writeGrpcError(stream, err);
+        record(ERROR_TABLE[code].grpc, code);
       }
     })();
   };

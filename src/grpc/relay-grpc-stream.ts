@@ -6,7 +6,7 @@ import {
   type IncomingHttpHeaders,
   type OutgoingHttpHeaders,
 } from 'node:http2';
-import { CertboundError, type ErrorCode } from '../errors.js';
+import { CertboundError, GrpcCode, type ErrorCode } from '../errors.js';
 import { writeGrpcError } from './write-grpc-error.js';
 
 // RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.
@@ -45,6 +45,17 @@ export function forwardHeaders(
 }
 
 /**
+ * How a relayed call ended: the app's `grpc-status` (undefined when the stream closed
+ * without one, e.g. the caller cancelled), and certbound's code when it answered itself.
+ */
+export type RelayEnd = (grpcStatus: number | undefined, code?: ErrorCode) => void;
+
+function grpcStatusOf(headers: IncomingHttpHeaders): number | undefined {
+  const value = Number(headers['grpc-status']);
+  return Number.isInteger(value) ? value : undefined;
+}
+
+/**
  * Relays one gRPC call between a downstream node:http2 request and an upstream session:
  * request body up, response headers, body and trailers (`grpc-status`, `grpc-message`)
  * down, cancellation both ways. A failure before the response started is answered
@@ -56,13 +67,26 @@ export function relayGrpcStream(
   session: ClientHttp2Session,
   headers: OutgoingHttpHeaders,
   unreachable: ErrorCode,
+  onEnd?: RelayEnd,
 ): void {
   const downstream = res.stream;
+  let ended = false;
+  // Reported once: the app's grpc-status, or the stable code certbound answered with.
+  const end = (grpcStatus: number | undefined, code?: ErrorCode): void => {
+    if (ended) return;
+    ended = true;
+    onEnd?.(grpcStatus, code);
+  };
+  const fail = (err?: unknown): void => {
+    const error = new CertboundError(unreachable, undefined, { cause: err });
+    writeGrpcError(downstream, error);
+    end(error.mapping.grpc, unreachable);
+  };
   let upstream;
   try {
     upstream = session.request(headers, { endStream: false });
   } catch (err) {
-    writeGrpcError(downstream, new CertboundError(unreachable, undefined, { cause: err }));
+    fail(err);
     return;
   }
   let trailers = false;
@@ -75,6 +99,7 @@ export function relayGrpcStream(
     if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
       finished = true;
       downstream.respond(out, { endStream: true });
+      end(grpcStatusOf(responseHeaders));
       return;
     }
     downstream.respond(out, { waitForTrailers: true });
@@ -84,23 +109,28 @@ export function relayGrpcStream(
   upstream.on('trailers', (received: IncomingHttpHeaders) => {
     trailers = true;
     res.addTrailers(responseHeadersOf(received, false));
+    end(grpcStatusOf(received));
   });
   upstream.on('end', () => {
     if (finished || !downstream.headersSent || downstream.destroyed) return;
     finished = true;
     if (!trailers) {
-      res.addTrailers({ 'grpc-status': '13', 'grpc-message': 'upstream sent no grpc-status' });
+      res.addTrailers({
+        'grpc-status': String(GrpcCode.INTERNAL),
+        'grpc-message': 'upstream sent no grpc-status',
+      });
+      end(GrpcCode.INTERNAL);
     }
     downstream.end();
   });
   upstream.on('error', (err) => {
     if (finished) return;
-    writeGrpcError(downstream, new CertboundError(unreachable, undefined, { cause: err }));
+    fail(err);
   });
   upstream.on('close', () => {
     if (finished || downstream.destroyed) return;
     if (!downstream.headersSent) {
-      writeGrpcError(downstream, new CertboundError(unreachable));
+      fail();
     } else if (upstream.rstCode !== undefined && upstream.rstCode !== constants.NGHTTP2_NO_ERROR) {
       downstream.close(upstream.rstCode);
     }
@@ -108,6 +138,7 @@ export function relayGrpcStream(
   // The caller went away (cancel, deadline): cancel the upstream call too.
   downstream.on('close', () => {
     if (!upstream.closed && !upstream.destroyed) upstream.close(constants.NGHTTP2_CANCEL);
+    end(undefined);
   });
   req.pipe(upstream);
 }

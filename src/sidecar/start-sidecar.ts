@@ -21,6 +21,7 @@ import {
 } from '../grpc/grpc-outbound-listener.js';
 import { onPeerRefusal } from '../binding/peer-refusal-channel.js';
 import { createLogger, type Logger } from '../observability/logger.js';
+import { createInboundRecorder } from '../observability/inbound-recorder.js';
 import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
 import type { TokenRequest } from '../token/access-token.js';
 import { TokenClient } from '../token/token-client.js';
@@ -246,6 +247,8 @@ export async function startSidecar(
       const inb = config.inbound;
       // One line per refused client certificate (once per connection): names the reason.
       const refusalLog = logger.child({ component: 'inbound' });
+      // One metrics + access-log path for every inbound call, HTTP and gRPC alike.
+      const recorder = createInboundRecorder({ logger: refusalLog, metrics });
       cleanups.push(onPeerRefusal((r) => refusalLog.warn({ ...r }, 'client certificate refused')));
       if (options.inboundGrpcHandler === undefined && inb.app.grpcUrl !== undefined) {
         grpcForwarder = createGrpcForwarder({
@@ -254,8 +257,7 @@ export async function startSidecar(
           policies: inb.policies,
           identityHeaderPrefix: inb.identityHeaderPrefix,
           keepAuthorization: inb.keepAuthorization,
-          onReject: (error) =>
-            metrics.inboundRequests.inc({ result: 'rejected', code: error.code }),
+          recorder,
         });
         const fwd = grpcForwarder;
         cleanups.push(() => fwd.close());
