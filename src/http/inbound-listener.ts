@@ -1,5 +1,5 @@
 import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -49,9 +49,12 @@ export interface InboundListener {
   /** True once {@link InboundListener.drain} started. */
   readonly draining: boolean;
   /**
-   * Stops accepting, lets in-flight requests finish (HTTP/2 sessions get GOAWAY, idle
-   * HTTP/1.1 connections close, busy ones close after their response), then destroys
-   * whatever is left after `graceMs`. Resolves when every connection is closed.
+   * Stops accepting, lets in-flight requests finish, then destroys whatever is left after
+   * `graceMs`. Resolves when every connection is closed. HTTP/2 sessions get GOAWAY; on
+   * HTTP/1.1 every response from now on carries `connection: close` and its connection
+   * closes after it, and a connection with no request in flight is half-closed only once it
+   * stayed idle (no bytes in) for the keep-alive timeout, so a request the client is sending
+   * at the moment the drain starts is answered, not reset.
    */
   drain(graceMs: number): Promise<void>;
 }
@@ -118,12 +121,35 @@ export async function startInboundListener(
     headerDeadlines.set(socket, timer);
   };
 
+  // Drain of an idle HTTP/1.1 connection: a client may be sending its next request right
+  // now, and a FIN crossing it loses that request (RFC 9112 §9.6). So idle connections are
+  // closed only once they stayed idle for the keep-alive time the client was told
+  // (`Keep-Alive: timeout`), and with no bytes arriving meanwhile; a request that does
+  // arrive is answered with `connection: close` and the connection closes after it.
+  const drainIdleTimers = new WeakMap<object, NodeJS.Timeout>();
+  const closeWhenIdle = (socket: TLSSocket): void => {
+    clearTimeout(drainIdleTimers.get(socket));
+    const bytesSeen = socket.bytesRead;
+    const timer = setTimeout(() => {
+      if ((inflight.get(socket) ?? 0) > 0) return;
+      if (socket.bytesRead !== bytesSeen) return closeWhenIdle(socket);
+      // Half-close and let the client close its side (RFC 9112 §9.6); the grace bounds it.
+      socket.end();
+    }, keepAlive);
+    timer.unref();
+    drainIdleTimers.set(socket, timer);
+  };
+
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     options.metrics?.activeConnections.inc({ listener: 'inbound' });
-    if (socket.alpnProtocol !== 'h2') armHeaderDeadline(socket);
+    if (socket.alpnProtocol !== 'h2') {
+      armHeaderDeadline(socket);
+      if (draining) closeWhenIdle(socket);
+    }
     socket.once('close', () => {
       clearTimeout(headerDeadlines.get(socket));
+      clearTimeout(drainIdleTimers.get(socket));
       sockets.delete(socket);
       options.metrics?.activeConnections.dec({ listener: 'inbound' });
     });
@@ -180,13 +206,20 @@ export async function startInboundListener(
     const conn = req.socket as object;
     if (req.httpVersionMajor === 1) {
       clearTimeout(headerDeadlines.get(conn));
+      clearTimeout(drainIdleTimers.get(conn));
+      // Draining: this response says `connection: close` and node closes after it.
+      if (draining) (res as ServerResponse).shouldKeepAlive = false;
       armBodyDeadline(req, res);
       inflight.set(conn, (inflight.get(conn) ?? 0) + 1);
       res.once('close', () => {
         const left = (inflight.get(conn) ?? 1) - 1;
         inflight.set(conn, left);
-        if (draining && left === 0) req.socket.end();
-        else if (left === 0 && !(conn as TLSSocket).destroyed) armHeaderDeadline(conn as TLSSocket);
+        const socket = conn as TLSSocket;
+        if (left > 0 || socket.destroyed) return;
+        armHeaderDeadline(socket);
+        // A response that went out before the drain kept the connection alive: the client
+        // may reuse it, so it is closed like any idle one.
+        if (draining) closeWhenIdle(socket);
       });
     }
     options.proxy.handleRequest(req, res);
@@ -211,10 +244,14 @@ export async function startInboundListener(
     async drain(graceMs: number): Promise<void> {
       draining = true;
       unfollow();
+      // With allowHTTP1, node's close() first destroys idle HTTP/1.1 connections
+      // (closeIdleConnections): the very race above. closeWhenIdle closes them instead.
+      http1['closeIdleConnections'] = () => undefined;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       for (const socket of sockets) {
-        if ((inflight.get(socket) ?? 0) === 0 && socket.alpnProtocol !== 'h2') socket.end();
+        if ((inflight.get(socket) ?? 0) === 0 && socket.alpnProtocol !== 'h2')
+          closeWhenIdle(socket);
       }
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => {
