@@ -4,9 +4,9 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { startSidecar, type Sidecar } from '../../src/sidecar/start-sidecar.js';
 import { startRecordingApp, tempDir, type RecordingApp } from '../support/http-fixtures.js';
 import {
+  keepAliveLoops,
   openHttp1Connection,
   type Http1Connection,
-  type WireOutcome,
 } from '../support/http1-connection.js';
 import { createTestIssuer, type TestIssuer } from '../support/jwt.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
@@ -18,8 +18,6 @@ import { createTestPki, type TestPki } from '../support/pki.js';
 const CONNECTIONS = 32;
 /** Requests each connection completes before the drain starts. */
 const WARM_UP = 3;
-/** Upper bound of requests per connection (the loop is bounded). */
-const MAX_PER_CONNECTION = 10_000;
 
 let pki: TestPki;
 let issuer: TestIssuer;
@@ -125,34 +123,13 @@ describe('drain with HTTP/1.1 keep-alive connections (issue 12 item 4)', () => {
   it(`${CONNECTIONS} connections in a tight request loop: no request the server received goes unanswered`, async () => {
     const sidecar = await startInbound();
     const conns = await Promise.all(Array.from({ length: CONNECTIONS }, () => connectTo(sidecar)));
-    let warmed = 0;
-    let startDrain: () => void = () => undefined;
-    const warm = new Promise<void>((resolve) => (startDrain = resolve));
-    const failures: string[] = [];
-    let answered = 0;
-    let announcedClose = 0;
-
-    // Each client sends its next request as soon as it has read the previous response, until
-    // the server says `connection: close` or closes its side — as a keep-alive client does.
-    const loops = conns.map(async (conn, i) => {
-      for (let n = 0; n < MAX_PER_CONNECTION && !conn.ended; n++) {
-        const outcome: WireOutcome = await conn.request(requestHead(n));
-        if (!outcome.ok) {
-          failures.push(`connection ${i}, request ${n}: ${outcome.reason}`);
-          return;
-        }
-        answered++;
-        if (n + 1 === WARM_UP && ++warmed === CONNECTIONS) startDrain();
-        if (outcome.response.headers['connection'] === 'close') {
-          announcedClose++;
-          return;
-        }
-      }
+    let closing: Promise<void> | undefined;
+    const { failures, answered, announcedClose } = await keepAliveLoops(conns, requestHead, {
+      warmUp: WARM_UP,
+      onWarm: () => {
+        closing = sidecar.close();
+      },
     });
-
-    await warm;
-    const closing = sidecar.close();
-    await Promise.all(loops);
     await Promise.all(conns.map((c) => c.closed));
     await closing;
 

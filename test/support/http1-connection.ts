@@ -24,7 +24,11 @@ export interface Http1Connection {
   readonly socket: TLSSocket;
   /** True once the server closed its side (FIN/close_notify, reset or error). */
   readonly ended: boolean;
-  /** Writes one request and resolves with its outcome (bounded by `timeoutMs`). */
+  /**
+   * Writes `head` (one request, or several to pipeline them, or nothing to await the next
+   * response of requests already written) and resolves with the next response (bounded by
+   * `timeoutMs`).
+   */
   request(head: string, timeoutMs?: number): Promise<WireOutcome>;
   /** Resolves when the socket has closed. */
   readonly closed: Promise<void>;
@@ -96,12 +100,17 @@ export function openHttp1Connection(
       ended = true;
       if (waiting !== undefined) settle({ ok: false, reason });
     };
-    socket.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString('latin1');
+    // Responses may arrive several to a chunk (pipelining): each waits in the buffer for its request.
+    const deliver = (): void => {
+      if (waiting === undefined) return;
       const parsed = parseResponse(buffer);
       if (parsed === undefined) return;
       buffer = parsed.rest;
       settle({ ok: true, response: parsed.response });
+    };
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('latin1');
+      deliver();
     });
     socket.on('end', () => stop('EOF before a response'));
     socket.on('error', (err: Error & { code?: string }) => stop(err.code ?? err.message));
@@ -126,7 +135,9 @@ export function openHttp1Connection(
               clearTimeout(timer);
               done(outcome);
             };
-            socket.write(head);
+            if (head.length > 0) socket.write(head);
+            deliver();
+            if (waiting !== undefined && ended) settle({ ok: false, reason });
           });
         },
         destroy: () => socket.destroy(),
@@ -134,4 +145,49 @@ export function openHttp1Connection(
     );
     socket.once('error', reject);
   });
+}
+
+/** What {@link keepAliveLoops} saw. */
+export interface KeepAliveLoopsResult {
+  /** Requests written on a connection that looked open and got no response. */
+  readonly failures: string[];
+  readonly answered: number;
+  /** Connections whose last response said `connection: close`. */
+  readonly announcedClose: number;
+}
+
+/**
+ * Runs one keep-alive client loop per connection: each sends its next request (`head(n)`) as
+ * soon as it has read the previous response, until the server says `connection: close` or
+ * closes its side — as a keep-alive client does. `onWarm` runs once every connection has
+ * completed `warmUp` requests (e.g. to start a drain). Bounded to `maxPerConnection`.
+ */
+export async function keepAliveLoops(
+  conns: readonly Http1Connection[],
+  head: (n: number) => string,
+  options: { warmUp: number; onWarm: () => void; maxPerConnection?: number },
+): Promise<KeepAliveLoopsResult> {
+  const max = options.maxPerConnection ?? 10_000;
+  const failures: string[] = [];
+  let answered = 0;
+  let announcedClose = 0;
+  let warmed = 0;
+  await Promise.all(
+    conns.map(async (conn, i) => {
+      for (let n = 0; n < max && !conn.ended; n++) {
+        const outcome = await conn.request(head(n));
+        if (!outcome.ok) {
+          failures.push(`connection ${i}, request ${n}: ${outcome.reason}`);
+          return;
+        }
+        answered++;
+        if (n + 1 === options.warmUp && ++warmed === conns.length) options.onWarm();
+        if (outcome.response.headers['connection'] === 'close') {
+          announcedClose++;
+          return;
+        }
+      }
+    }),
+  );
+  return { failures, answered, announcedClose };
 }
