@@ -9,6 +9,7 @@ import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import { bearerErrorResponseOf } from './bearer-error-response.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from './concurrency-limit.js';
 import type { AnyRequest } from './connection-peer.js';
 import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
 import { listen } from './listen.js';
@@ -25,6 +26,11 @@ export interface InboundLimits {
   readonly keepAliveTimeoutMs?: number;
   /** Further connections are closed at once. Default 10 000. */
   readonly maxConnections?: number;
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS advertised to HTTP/2 peers (RFC 9113 §6.5.2); pass the
+   * proxy the same value, which enforces it on every connection. Default 100.
+   */
+  readonly maxConcurrentStreams?: number;
 }
 
 /** Options of {@link startInboundListener}. */
@@ -94,6 +100,10 @@ export async function startInboundListener(
   http1['headersTimeout'] = limits.headersTimeoutMs ?? 60_000;
   http1['keepAliveTimeout'] = keepAlive;
   server.maxConnections = limits.maxConnections ?? 10_000;
+  // A well-behaved HTTP/2 peer then opens no more streams than the proxy admits per connection.
+  server.updateSettings({
+    maxConcurrentStreams: limits.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+  });
   const unfollow = followSecureContext(server, options.source, {
     onError: (err) => logger.error({ err }, 'inbound TLS context update failed'),
   });
@@ -101,7 +111,9 @@ export async function startInboundListener(
   let draining = false;
   const sockets = new Set<TLSSocket>();
   const sessions = new Set<Http2Session>();
-  const inflight = new WeakMap<object, number>();
+  // The HTTP/1.1 responses of each connection that have not closed yet.
+  const openResponses = new WeakMap<object, Set<AnyResponse>>();
+  const busy = (socket: object): boolean => (openResponses.get(socket)?.size ?? 0) > 0;
   const headersTimeout = limits.headersTimeoutMs ?? 60_000;
   const headerDeadlines = new WeakMap<object, NodeJS.Timeout>();
   // node checks headersTimeout only inside http.Server: HTTP/1.1 on an http2 server gets no
@@ -131,7 +143,7 @@ export async function startInboundListener(
     clearTimeout(drainIdleTimers.get(socket));
     const bytesSeen = socket.bytesRead;
     const timer = setTimeout(() => {
-      if ((inflight.get(socket) ?? 0) > 0) return;
+      if (busy(socket)) return;
       if (socket.bytesRead !== bytesSeen) return closeWhenIdle(socket);
       // Half-close and let the client close its side (RFC 9112 §9.6); the grace bounds it.
       socket.end();
@@ -210,12 +222,26 @@ export async function startInboundListener(
       // Draining: this response says `connection: close` and node closes after it.
       if (draining) (res as ServerResponse).shouldKeepAlive = false;
       armBodyDeadline(req, res);
-      inflight.set(conn, (inflight.get(conn) ?? 0) + 1);
+      let open = openResponses.get(conn);
+      if (open === undefined) {
+        const responses = new Set<AnyResponse>();
+        open = responses;
+        openResponses.set(conn, responses);
+        // node never emits `close` on a response queued behind a pipelined one when the
+        // connection dies; whatever waits for it (the app request's abort, the peer's
+        // concurrency slot) would wait forever. Those that node did not close, we close.
+        req.socket.once('close', () =>
+          process.nextTick(() => {
+            for (const orphan of responses) orphan.emit('close');
+          }),
+        );
+      }
+      const responses = open;
+      responses.add(res);
       res.once('close', () => {
-        const left = (inflight.get(conn) ?? 1) - 1;
-        inflight.set(conn, left);
+        responses.delete(res);
         const socket = conn as TLSSocket;
-        if (left > 0 || socket.destroyed) return;
+        if (responses.size > 0 || socket.destroyed) return;
         armHeaderDeadline(socket);
         // A response that went out before the drain kept the connection alive: the client
         // may reuse it, so it is closed like any idle one.
@@ -250,8 +276,7 @@ export async function startInboundListener(
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       for (const socket of sockets) {
-        if ((inflight.get(socket) ?? 0) === 0 && socket.alpnProtocol !== 'h2')
-          closeWhenIdle(socket);
+        if (!busy(socket) && socket.alpnProtocol !== 'h2') closeWhenIdle(socket);
       }
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => {

@@ -9,6 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import type { Principal } from '../verify/principal.js';
 import { bearerErrorResponseOf, writeBearerError } from './bearer-error-response.js';
+import { ConcurrencyLimit, type OverloadedBy } from './concurrency-limit.js';
 import type { PeerIdentity } from '../binding/peer-identity.js';
 import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
 import { appRequestHeaders, relayResponseHeaders } from './forward-headers.js';
@@ -42,6 +43,19 @@ export interface InboundProxyOptions extends HttpVerifyOptions {
   readonly maxHeaderBytes?: number;
   /** The app must answer headers (and each body chunk) within this time. Default 30 s. */
   readonly appTimeoutMs?: number;
+  /** Keep-alive connections to the app (beyond them requests wait for a free one). Default 128. */
+  readonly appMaxConnections?: number;
+  /**
+   * Requests in flight on one client connection (HTTP/2 streams, pipelined HTTP/1.1); the
+   * excess gets `503 ERR_OVERLOADED`. Default 100 (the listener advertises it to HTTP/2 peers).
+   */
+  readonly maxConcurrentStreams?: number;
+  /**
+   * Requests in flight (HTTP and gRPC) from one client certificate across all its
+   * connections; the excess gets `503 ERR_OVERLOADED`, so one peer cannot hold every app
+   * connection. 0 = no limit. Default half of {@link InboundProxyOptions.appMaxConnections}.
+   */
+  readonly maxRequestsPerPeer?: number;
   /** gRPC calls go here once verified; default answers UNIMPLEMENTED. */
   readonly inboundGrpcHandler?: InboundGrpcHandler;
   readonly logger: Logger;
@@ -56,6 +70,8 @@ export interface InboundProxy {
   handleRequest(req: AnyRequest, res: AnyResponse): void;
   /** `upgrade` event handler (HTTP/1.1 WebSocket). */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Requests admitted and not yet answered (HTTP and gRPC). */
+  inFlight(): number;
   /** Closes the keep-alive pool to the app. */
   close(): Promise<void>;
 }
@@ -116,8 +132,9 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     keepAuthorization: options.keepAuthorization ?? false,
     identityHeaderPrefix: options.identityHeaderPrefix ?? 'x-certbound-',
   };
+  const appConnections = options.appMaxConnections ?? 128;
   const pool = new Pool(app.origin, {
-    connections: 128,
+    connections: appConnections,
     pipelining: 1,
     keepAliveTimeout: 4_000,
     headersTimeout: appTimeout,
@@ -125,6 +142,15 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   });
   const logger = options.logger;
   const metrics = options.metrics;
+  // Issue 12: one peer may hold at most half the app connections by default, so the others
+  // always have the rest; what exceeds its share is refused at once, not queued.
+  const limit = new ConcurrencyLimit({
+    ...(options.maxConcurrentStreams !== undefined
+      ? { maxPerConnection: options.maxConcurrentStreams }
+      : {}),
+    maxPerPeer: options.maxRequestsPerPeer ?? Math.max(1, Math.floor(appConnections / 2)),
+  });
+  metrics?.observeInboundInFlight(() => limit.inFlight);
   // The hot path's label sets, bound once (prom-client hashes a label object per call).
   const okRequests = metrics?.inboundRequests.labels({ result: 'ok', code: 'none' });
   const okVerifications = metrics?.verifyDuration.labels({ result: 'ok' });
@@ -135,8 +161,11 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     code: string | undefined,
     principal: Principal | undefined,
     started: number,
+    peer?: string,
   ): void {
-    const result = code === undefined ? 'ok' : status >= 500 ? 'error' : 'rejected';
+    // An overload refusal is a deliberate refusal of this client's excess, not a failure.
+    const result =
+      code === undefined ? 'ok' : status >= 500 && code !== 'ERR_OVERLOADED' ? 'error' : 'rejected';
     if (code === undefined) okRequests?.inc();
     else metrics?.inboundRequests.inc({ result, code });
     if (!logger.isLevelEnabled('info')) return;
@@ -148,6 +177,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
         status,
         code,
         clientId: principal?.clientId,
+        peer,
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       },
       'inbound request',
@@ -191,7 +221,9 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     let answerBody: Readable | undefined;
     let answerStatus = 0;
     res.once('close', () => {
-      if (res.writableFinished) {
+      // HTTP/2 reports writableFinished on a stream the client reset (or whose session went
+      // away) too: only a response we ended is done; anything else aborts the app request.
+      if (res.writableEnded && res.writableFinished) {
         if (answerStatus !== 0) record(req, answerStatus, undefined, principal, started);
         return;
       }
@@ -232,6 +264,34 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
       );
   }
 
+  function refuseOverloaded(
+    req: AnyRequest,
+    res: AnyResponse,
+    grpc: boolean,
+    by: OverloadedBy,
+    started: number,
+  ): void {
+    const err = new CertboundError(
+      'ERR_OVERLOADED',
+      by === 'peer'
+        ? 'Too many requests in flight from this client certificate; retry later.'
+        : 'Too many requests in flight on this connection; retry later.',
+    );
+    // Refused before verification, so no client id: the log names the certificate instead.
+    const identity = connectionPeerOf(req);
+    const peer = identity?.spiffeId ?? identity?.thumbprint;
+    // Read and discard what the client still sends, so the stream can end cleanly.
+    req.resume();
+    if (grpc) {
+      record(req, 200, writeGrpcError(res as Http2ServerResponse, err), undefined, started, peer);
+      return;
+    }
+    // RFC 9110 §10.2.3: tells the client when to retry (a short back-off).
+    res.setHeader('retry-after', '1');
+    const response = writeBearerError(res, err);
+    record(req, response.status, response.code, undefined, started, peer);
+  }
+
   function handleRequest(req: AnyRequest, res: AnyResponse): void {
     const started = performance.now();
     const grpc = isHttp2(req) && (req.headers['content-type'] ?? '').startsWith('application/grpc');
@@ -240,6 +300,11 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
       const err = new CertboundError('ERR_HEADERS_TOO_LARGE');
       if (grpc) writeGrpcError(res as Http2ServerResponse, err);
       else fail(req, res, err, started);
+      return;
+    }
+    const overloadedBy = limit.admit(req, res);
+    if (overloadedBy !== undefined) {
+      refuseOverloaded(req, res, grpc, overloadedBy, started);
       return;
     }
     if (grpc && options.inboundGrpcHandler !== undefined) {
@@ -321,6 +386,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   return {
     handleRequest,
     handleUpgrade,
+    inFlight: () => limit.inFlight,
     close: () => pool.close(),
   };
 }

@@ -281,6 +281,11 @@ export async function startSidecar(
         identityHeaderPrefix: inb.identityHeaderPrefix,
         maxHeaderBytes: inb.limits.maxHeaderBytes,
         appTimeoutMs: inb.limits.appTimeout,
+        appMaxConnections: inb.app.maxConnections,
+        maxConcurrentStreams: inb.limits.maxConcurrentStreams,
+        ...(inb.limits.maxRequestsPerPeer !== undefined
+          ? { maxRequestsPerPeer: inb.limits.maxRequestsPerPeer }
+          : {}),
         ...(grpcHandler !== undefined ? { inboundGrpcHandler: grpcHandler } : {}),
         logger: logger.child({ component: 'inbound' }),
         metrics,
@@ -299,6 +304,7 @@ export async function startSidecar(
           headersTimeoutMs: inb.limits.headersTimeout,
           keepAliveTimeoutMs: inb.limits.keepAliveTimeout,
           maxConnections: inb.limits.maxConnections,
+          maxConcurrentStreams: inb.limits.maxConcurrentStreams,
         },
         logger: logger.child({ component: 'inbound' }),
         metrics,
