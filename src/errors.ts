@@ -402,6 +402,13 @@ export const ERROR_TABLE = {
     grpc: S.RESOURCE_EXHAUSTED,
     summary: 'The listener is at its connection limit.',
   },
+  ERR_OVERLOADED: {
+    http: 503,
+    bearer: null,
+    grpc: S.UNAVAILABLE,
+    summary:
+      'Too many requests in flight on this connection or from this client certificate; retry after Retry-After.',
+  },
   ERR_INTERNAL: {
     http: 500,
     bearer: null,

@@ -194,7 +194,11 @@ const inboundTlsSchema = z
 const inboundSchema = z.strictObject({
   host: host.default('0.0.0.0'),
   port: port.default(15443),
-  app: z.strictObject({ url: httpUrl, grpcUrl: httpUrl.optional() }),
+  app: z.strictObject({
+    url: httpUrl,
+    grpcUrl: httpUrl.optional(),
+    maxConnections: z.number().int().min(1).default(128),
+  }),
   keepAuthorization: z.boolean().default(false),
   identityHeaderPrefix: z
     .string()
@@ -209,6 +213,10 @@ const inboundSchema = z.strictObject({
       keepAliveTimeout: duration.default(5_000),
       maxConnections: z.number().int().min(1).default(10_000),
       appTimeout: duration.default(30_000),
+      // RFC 9113 §6.5.2: SETTINGS_MAX_CONCURRENT_STREAMS is a 31-bit value in practice.
+      maxConcurrentStreams: z.number().int().min(1).max(2_147_483_647).default(100),
+      // Unset: half of inbound.app.maxConnections (the proxy applies it); 0 = no limit.
+      maxRequestsPerPeer: z.number().int().min(0).optional(),
     })
     .prefault({}),
   policies: z.array(policySchema).default([]),

@@ -76,13 +76,20 @@ export function boundTokenServerInterceptor(
     metadata: Metadata,
     path: string,
     peer: PeerIdentity | undefined,
+    peerError: CertboundError | undefined,
   ): Promise<Principal> {
     const authorization = metadata
       .get('authorization')
       .filter((v): v is string => typeof v === 'string');
     // gRPC is always POST (gRPC over HTTP/2 §Requests); the method path is the policy path.
     return authorizeRequest(
-      { authorization, peer, method: 'POST', path },
+      {
+        authorization,
+        peer,
+        ...(peerError !== undefined ? { peerError } : {}),
+        method: 'POST',
+        path,
+      },
       verifier.pipeline,
       policies,
     );
@@ -98,12 +105,15 @@ export function boundTokenServerInterceptor(
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         // Read the peer before any await: the connection may be gone afterwards.
+        // A certificate refused as a client leaf answers with its own code (not MISSING).
+        let peerError: CertboundError | undefined;
         try {
           peer = peerOf(call, peers);
-        } catch {
+        } catch (err) {
           peer = undefined;
+          if (err instanceof CertboundError) peerError = err;
         }
-        authorize(metadata, path, peer).then(
+        authorize(metadata, path, peer, peerError).then(
           (principal) => {
             for (const key of Object.keys(metadata.getMap())) {
               if (isIdentityKey(key, prefix)) metadata.remove(key);

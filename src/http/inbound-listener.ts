@@ -1,5 +1,5 @@
 import { createSecureServer, type Http2SecureServer, type Http2Session } from 'node:http2';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
@@ -13,6 +13,7 @@ import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import { bearerErrorResponseOf } from './bearer-error-response.js';
+import { DEFAULT_MAX_CONCURRENT_STREAMS } from './concurrency-limit.js';
 import type { AnyRequest } from './connection-peer.js';
 import { deferContinue } from './expect-continue.js';
 import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
@@ -30,6 +31,11 @@ export interface InboundLimits {
   readonly keepAliveTimeoutMs?: number;
   /** Further connections are closed at once. Default 10 000. */
   readonly maxConnections?: number;
+  /**
+   * SETTINGS_MAX_CONCURRENT_STREAMS advertised to HTTP/2 peers (RFC 9113 §6.5.2); pass the
+   * proxy the same value, which enforces it on every connection. Default 100.
+   */
+  readonly maxConcurrentStreams?: number;
 }
 
 /** Options of {@link startInboundListener}. */
@@ -56,9 +62,12 @@ export interface InboundListener {
   /** True once {@link InboundListener.drain} started. */
   readonly draining: boolean;
   /**
-   * Stops accepting, lets in-flight requests finish (HTTP/2 sessions get GOAWAY, idle
-   * HTTP/1.1 connections close, busy ones close after their response), then destroys
-   * whatever is left after `graceMs`. Resolves when every connection is closed.
+   * Stops accepting, lets in-flight requests finish, then destroys whatever is left after
+   * `graceMs`. Resolves when every connection is closed. HTTP/2 sessions get GOAWAY; on
+   * HTTP/1.1 every response from now on carries `connection: close` and its connection
+   * closes after it, and a connection with no request in flight is half-closed only once it
+   * stayed idle (no bytes in) for the keep-alive timeout, so a request the client is sending
+   * at the moment the drain starts is answered, not reset.
    */
   drain(graceMs: number): Promise<void>;
 }
@@ -98,6 +107,10 @@ export async function startInboundListener(
   http1['headersTimeout'] = limits.headersTimeoutMs ?? 60_000;
   http1['keepAliveTimeout'] = keepAlive;
   server.maxConnections = limits.maxConnections ?? 10_000;
+  // A well-behaved HTTP/2 peer then opens no more streams than the proxy admits per connection.
+  server.updateSettings({
+    maxConcurrentStreams: limits.maxConcurrentStreams ?? DEFAULT_MAX_CONCURRENT_STREAMS,
+  });
   const unfollow = followSecureContext(server, options.source, {
     ...options.tls,
     onError: (err) => logger.error({ err }, 'inbound TLS context update failed'),
@@ -106,7 +119,9 @@ export async function startInboundListener(
   let draining = false;
   const sockets = new Set<TLSSocket>();
   const sessions = new Set<Http2Session>();
-  const inflight = new WeakMap<object, number>();
+  // The HTTP/1.1 responses of each connection that have not closed yet.
+  const openResponses = new WeakMap<object, Set<AnyResponse>>();
+  const busy = (socket: object): boolean => (openResponses.get(socket)?.size ?? 0) > 0;
   const headersTimeout = limits.headersTimeoutMs ?? 60_000;
   const headerDeadlines = new WeakMap<object, NodeJS.Timeout>();
   // node checks headersTimeout only inside http.Server: HTTP/1.1 on an http2 server gets no
@@ -126,12 +141,35 @@ export async function startInboundListener(
     headerDeadlines.set(socket, timer);
   };
 
+  // Drain of an idle HTTP/1.1 connection: a client may be sending its next request right
+  // now, and a FIN crossing it loses that request (RFC 9112 §9.6). So idle connections are
+  // closed only once they stayed idle for the keep-alive time the client was told
+  // (`Keep-Alive: timeout`), and with no bytes arriving meanwhile; a request that does
+  // arrive is answered with `connection: close` and the connection closes after it.
+  const drainIdleTimers = new WeakMap<object, NodeJS.Timeout>();
+  const closeWhenIdle = (socket: TLSSocket): void => {
+    clearTimeout(drainIdleTimers.get(socket));
+    const bytesSeen = socket.bytesRead;
+    const timer = setTimeout(() => {
+      if (busy(socket)) return;
+      if (socket.bytesRead !== bytesSeen) return closeWhenIdle(socket);
+      // Half-close and let the client close its side (RFC 9112 §9.6); the grace bounds it.
+      socket.end();
+    }, keepAlive);
+    timer.unref();
+    drainIdleTimers.set(socket, timer);
+  };
+
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     options.metrics?.activeConnections.inc({ listener: 'inbound' });
-    if (socket.alpnProtocol !== 'h2') armHeaderDeadline(socket);
+    if (socket.alpnProtocol !== 'h2') {
+      armHeaderDeadline(socket);
+      if (draining) closeWhenIdle(socket);
+    }
     socket.once('close', () => {
       clearTimeout(headerDeadlines.get(socket));
+      clearTimeout(drainIdleTimers.get(socket));
       sockets.delete(socket);
       options.metrics?.activeConnections.dec({ listener: 'inbound' });
     });
@@ -188,13 +226,34 @@ export async function startInboundListener(
     const conn = req.socket as object;
     if (req.httpVersionMajor === 1) {
       clearTimeout(headerDeadlines.get(conn));
+      clearTimeout(drainIdleTimers.get(conn));
+      // Draining: this response says `connection: close` and node closes after it.
+      if (draining) (res as ServerResponse).shouldKeepAlive = false;
       armBodyDeadline(req, res);
-      inflight.set(conn, (inflight.get(conn) ?? 0) + 1);
+      let open = openResponses.get(conn);
+      if (open === undefined) {
+        const responses = new Set<AnyResponse>();
+        open = responses;
+        openResponses.set(conn, responses);
+        // node never emits `close` on a response queued behind a pipelined one when the
+        // connection dies; whatever waits for it (the app request's abort, the peer's
+        // concurrency slot) would wait forever. Those that node did not close, we close.
+        req.socket.once('close', () =>
+          process.nextTick(() => {
+            for (const orphan of responses) orphan.emit('close');
+          }),
+        );
+      }
+      const responses = open;
+      responses.add(res);
       res.once('close', () => {
-        const left = (inflight.get(conn) ?? 1) - 1;
-        inflight.set(conn, left);
-        if (draining && left === 0) req.socket.end();
-        else if (left === 0 && !(conn as TLSSocket).destroyed) armHeaderDeadline(conn as TLSSocket);
+        responses.delete(res);
+        const socket = conn as TLSSocket;
+        if (responses.size > 0 || socket.destroyed) return;
+        armHeaderDeadline(socket);
+        // A response that went out before the drain kept the connection alive: the client
+        // may reuse it, so it is closed like any idle one.
+        if (draining) closeWhenIdle(socket);
       });
     }
     options.proxy.handleRequest(req, res);
@@ -237,10 +296,13 @@ export async function startInboundListener(
     async drain(graceMs: number): Promise<void> {
       draining = true;
       unfollow();
+      // With allowHTTP1, node's close() first destroys idle HTTP/1.1 connections
+      // (closeIdleConnections): the very race above. closeWhenIdle closes them instead.
+      http1['closeIdleConnections'] = () => undefined;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       for (const socket of sockets) {
-        if ((inflight.get(socket) ?? 0) === 0 && socket.alpnProtocol !== 'h2') socket.end();
+        if (!busy(socket) && socket.alpnProtocol !== 'h2') closeWhenIdle(socket);
       }
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => {

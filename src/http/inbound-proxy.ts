@@ -3,11 +3,13 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
 import { Pool } from 'undici';
-import { CertboundError, isCertboundError } from '../errors.js';
+import { CertboundError, isCertboundError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
+import { createInboundRecorder, type InboundRecorder } from '../observability/inbound-recorder.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import type { Principal } from '../verify/principal.js';
 import { bearerErrorResponseOf, writeBearerError } from './bearer-error-response.js';
+import { ConcurrencyLimit, type OverloadedBy } from './concurrency-limit.js';
 import type { PeerIdentity } from '../binding/peer-identity.js';
 import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
 import { compilePolicies } from '../verify/policy.js';
@@ -59,10 +61,25 @@ export interface InboundProxyOptions extends HttpVerifyOptions {
   readonly maxHeaderBytes?: number;
   /** The app must answer headers (and each body chunk) within this time. Default 30 s. */
   readonly appTimeoutMs?: number;
+  /** Keep-alive connections to the app (beyond them requests wait for a free one). Default 128. */
+  readonly appMaxConnections?: number;
+  /**
+   * Requests in flight on one client connection (HTTP/2 streams, pipelined HTTP/1.1); the
+   * excess gets `503 ERR_OVERLOADED`. Default 100 (the listener advertises it to HTTP/2 peers).
+   */
+  readonly maxConcurrentStreams?: number;
+  /**
+   * Requests in flight (HTTP and gRPC) from one client certificate across all its
+   * connections; the excess gets `503 ERR_OVERLOADED`, so one peer cannot hold every app
+   * connection. 0 = no limit. Default half of {@link InboundProxyOptions.appMaxConnections}.
+   */
+  readonly maxRequestsPerPeer?: number;
   /** gRPC calls go here once verified; default answers UNIMPLEMENTED. */
   readonly inboundGrpcHandler?: InboundGrpcHandler;
   readonly logger: Logger;
   readonly metrics?: SidecarMetrics;
+  /** Counts and access-logs every call. Default: one built from `logger` and `metrics`. */
+  readonly recorder?: InboundRecorder;
   /** True while the listener drains: HTTP/1 responses carry `connection: close`. */
   readonly draining?: () => boolean;
 }
@@ -76,6 +93,8 @@ export interface InboundProxy {
    * which it refuses with a code.
    */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Requests admitted and not yet answered (HTTP and gRPC). */
+  inFlight(): number;
   /** Closes the keep-alive pool to the app. */
   close(): Promise<void>;
 }
@@ -107,6 +126,10 @@ function headerBytesOf(req: AnyRequest): number {
   let total = 0;
   for (const part of req.rawHeaders) total += part.length + 2;
   return total;
+}
+
+function isGrpc(req: AnyRequest): boolean {
+  return isHttp2(req) && (req.headers['content-type'] ?? '').startsWith('application/grpc');
 }
 
 function isHttp2(req: AnyRequest): req is Http2ServerRequest {
@@ -159,8 +182,9 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   const upgradeHeaderOptions: AppHeaderOptions = { ...headerOptions, upgrade: true };
   // Bad policy prefixes are a TypeError now, not a 500 on the first request.
   if (options.policies !== undefined) compilePolicies(options.policies);
+  const appConnections = options.appMaxConnections ?? 128;
   const pool = new Pool(app.origin, {
-    connections: 128,
+    connections: appConnections,
     pipelining: 1,
     keepAliveTimeout: 4_000,
     headersTimeout: appTimeout,
@@ -168,35 +192,42 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   });
   const logger = options.logger;
   const metrics = options.metrics;
+  // Issue 12: one peer may hold at most half the app connections by default, so the others
+  // always have the rest; what exceeds its share is refused at once, not queued.
+  const limit = new ConcurrencyLimit({
+    ...(options.maxConcurrentStreams !== undefined
+      ? { maxPerConnection: options.maxConcurrentStreams }
+      : {}),
+    maxPerPeer: options.maxRequestsPerPeer ?? Math.max(1, Math.floor(appConnections / 2)),
+  });
+  metrics?.observeInboundInFlight(() => limit.inFlight);
   // The hot path's label sets, bound once (prom-client hashes a label object per call).
-  const okRequests = metrics?.inboundRequests.labels({ result: 'ok', code: 'none' });
   const okVerifications = metrics?.verifyDuration.labels({ result: 'ok' });
+
+  // One metrics + access-log path for HTTP and gRPC alike (the sidecar passes its recorder).
+  const recorder = options.recorder ?? createInboundRecorder({ logger, metrics });
 
   function record(
     req: AnyRequest,
     status: number,
-    code: string | undefined,
+    code: ErrorCode | undefined,
     principal: Principal | undefined,
     started: number,
     target: RequestTarget | undefined,
   ): void {
-    const result = code === undefined ? 'ok' : status >= 500 ? 'error' : 'rejected';
-    if (code === undefined) okRequests?.inc();
-    else metrics?.inboundRequests.inc({ result, code });
-    if (!logger.isLevelEnabled('info')) return;
-    // Only the normalised path (what the policy judged and the app got): a query may
-    // carry secrets (e.g. a refused access_token); a refused target is not logged.
-    logger.info(
-      {
-        method: req.method,
-        path: target?.path,
-        status,
-        code,
-        clientId: principal?.clientId,
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-      },
-      'inbound request',
-    );
+    recorder.record({
+      transport: isGrpc(req) ? 'grpc' : 'http',
+      method: req.method ?? 'GET',
+      // Only the normalised path (what the policy judged and the app got): a query may
+      // carry secrets (e.g. a refused access_token); a refused target is not logged.
+      path: target?.path,
+      status,
+      code,
+      principal,
+      peer: principal === undefined ? connectionPeerOf(req) : undefined,
+      startedAt: started,
+      traceparent: req.headers['traceparent'] as string | undefined,
+    });
   }
 
   function fail(
@@ -256,7 +287,9 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     let answerBody: Readable | undefined;
     let answerStatus = 0;
     res.once('close', () => {
-      if (res.writableFinished) {
+      // HTTP/2 reports writableFinished on a stream the client reset (or whose session went
+      // away) too: only a response we ended is done; anything else aborts the app request.
+      if (res.writableEnded && res.writableFinished) {
         if (answerStatus !== 0) record(req, answerStatus, undefined, principal, started, target);
         return;
       }
@@ -297,10 +330,43 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
       );
   }
 
+  function refuseOverloaded(
+    req: AnyRequest,
+    res: AnyResponse,
+    grpc: boolean,
+    by: OverloadedBy,
+    started: number,
+  ): void {
+    const err = new CertboundError(
+      'ERR_OVERLOADED',
+      by === 'peer'
+        ? 'Too many requests in flight from this client certificate; retry later.'
+        : 'Too many requests in flight on this connection; retry later.',
+    );
+    // Refused before verification, so no client id: the recorder names the certificate.
+    // Read and discard what the client still sends, so the stream can end cleanly.
+    req.resume();
+    if (grpc) {
+      record(
+        req,
+        200,
+        writeGrpcError(res as Http2ServerResponse, err),
+        undefined,
+        started,
+        undefined,
+      );
+      return;
+    }
+    // RFC 9110 §10.2.3: tells the client when to retry (a short back-off).
+    res.setHeader('retry-after', '1');
+    const response = writeBearerError(res, err);
+    record(req, response.status, response.code, undefined, started, undefined);
+  }
+
   function handleRequest(req: AnyRequest, res: AnyResponse): void {
     const started = performance.now();
     if (awaitingRequest > 0 && req.httpVersionMajor === 1) settleResumed(req.socket);
-    const grpc = isHttp2(req) && (req.headers['content-type'] ?? '').startsWith('application/grpc');
+    const grpc = isGrpc(req);
     // HTTP/2 header lists are bounded here (HTTP/1.1's parser enforces maxHeaderSize).
     if (headerBytesOf(req) > maxHeaderBytes) {
       const err = new CertboundError('ERR_HEADERS_TOO_LARGE');
@@ -308,8 +374,17 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
       else fail(req, res, err, started, undefined);
       return;
     }
+    const overloadedBy = limit.admit(req, res);
+    if (overloadedBy !== undefined) {
+      refuseOverloaded(req, res, grpc, overloadedBy, started);
+      return;
+    }
     if (grpc && options.inboundGrpcHandler !== undefined) {
-      options.inboundGrpcHandler(req, res as Http2ServerResponse, connectionPeerOf(req));
+      options.inboundGrpcHandler(
+        req as Http2ServerRequest,
+        res as Http2ServerResponse,
+        connectionPeerOf(req),
+      );
       return;
     }
     // One reading of the target for the policy, the access log and the app.
@@ -508,6 +583,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   return {
     handleRequest,
     handleUpgrade,
+    inFlight: () => limit.inFlight,
     close: () => pool.close(),
   };
 }

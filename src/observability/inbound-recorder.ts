@@ -10,8 +10,8 @@ export interface InboundOutcome {
   readonly transport: 'http' | 'grpc';
   /** HTTP method; gRPC calls are `POST`. */
   readonly method: string;
-  /** The normalised path the policy saw, or `/package.Service/Method`. */
-  readonly path: string;
+  /** The normalised path the policy saw, or `/package.Service/Method`; undefined when the target itself was refused. */
+  readonly path: string | undefined;
   /** HTTP status answered (gRPC: the HTTP/2 status, 200), or 101 for an upgrade. */
   readonly status: number;
   /** gRPC status code, for gRPC calls. */
@@ -36,11 +36,14 @@ export interface InboundRecorder {
 
 /**
  * `ok` for a served call, `error` when certbound or the app failed (5xx in the error
- * table: app unreachable, timeouts, outages), `rejected` when the caller was refused — the
+ * table: app unreachable, timeouts, outages), `rejected` when the caller was refused
+ * (including its excess refused by a concurrency limit) — the
  * same for HTTP and gRPC, since both read the one table.
  */
 export function resultOf(code: ErrorCode | undefined): 'ok' | 'rejected' | 'error' {
   if (code === undefined) return 'ok';
+  // A caller's excess refused on purpose is a refusal, not a failure (issue 12).
+  if (code === 'ERR_OVERLOADED' || code === 'ERR_TOO_MANY_CONNECTIONS') return 'rejected';
   return ERROR_TABLE[code].http >= 500 ? 'error' : 'rejected';
 }
 

@@ -20,6 +20,11 @@ export interface SidecarMetrics {
   /** Open connections per `listener`. */
   readonly activeConnections: Gauge<'listener'>;
   /**
+   * Registers a reader of the inbound requests in flight (admitted, not yet answered); it is
+   * exported as `certbound_inbound_requests_in_flight` at scrape time.
+   */
+  observeInboundInFlight(read: () => number): void;
+  /**
    * Registers a reader of the verified-token cache counters; they are exported as
    * `certbound_verify_cache_hits_total` / `_misses_total` at scrape time.
    */
@@ -70,6 +75,16 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
   });
   void cacheHits;
   void cacheMisses;
+  let readInFlight: (() => number) | undefined;
+  const inFlight = new Gauge({
+    name: 'certbound_inbound_requests_in_flight',
+    help: 'Inbound requests admitted and not yet answered (HTTP and gRPC).',
+    registers: [registry],
+    collect() {
+      this.set(readInFlight?.() ?? 0);
+    },
+  });
+  void inFlight;
   let readIdentity:
     | (() => { expiryTimestampSeconds: number; rotations: { ok: number; rejected: number } })
     | undefined;
@@ -140,6 +155,9 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       labelNames: ['listener'],
       registers: [registry],
     }),
+    observeInboundInFlight(read) {
+      readInFlight = read;
+    },
     observeVerifierCache(read) {
       readCache = read;
     },

@@ -273,9 +273,15 @@ export async function startSidecar(
         stripHeaders: inb.stripHeaders,
         maxHeaderBytes: inb.limits.maxHeaderBytes,
         appTimeoutMs: inb.limits.appTimeout,
+        appMaxConnections: inb.app.maxConnections,
+        maxConcurrentStreams: inb.limits.maxConcurrentStreams,
+        ...(inb.limits.maxRequestsPerPeer !== undefined
+          ? { maxRequestsPerPeer: inb.limits.maxRequestsPerPeer }
+          : {}),
         ...(grpcHandler !== undefined ? { inboundGrpcHandler: grpcHandler } : {}),
-        logger: logger.child({ component: 'inbound' }),
+        logger: refusalLog,
         metrics,
+        recorder,
         draining: () => listenerRef.current?.draining ?? false,
       });
       const prx = proxy;
@@ -291,6 +297,7 @@ export async function startSidecar(
           headersTimeoutMs: inb.limits.headersTimeout,
           keepAliveTimeoutMs: inb.limits.keepAliveTimeout,
           maxConnections: inb.limits.maxConnections,
+          maxConcurrentStreams: inb.limits.maxConcurrentStreams,
         },
         tls: inb.tls,
         logger: logger.child({ component: 'inbound' }),

@@ -92,9 +92,8 @@ describe('boundTokenServerInterceptor and client-leaf rules', () => {
     expect(call.ok).toBe(false);
     if (call.ok) return;
     expect(call.err.code).toBe(16);
-    // The interceptor reports a peer it could not use as ERR_PEER_CERT_MISSING today; the
-    // reason is published on the refusal channel.
-    expect(call.err.details).toMatch(/^ERR_PEER_CERT_/);
+    // The refusal names its own reason (regression: it was reported as ERR_PEER_CERT_MISSING).
+    expect(call.err.details.startsWith(`${code}:`)).toBe(true);
     expect(server.seen.length).toBe(before);
     expect(refusals.map((r) => r.code)).toContain(code);
   });

@@ -24,8 +24,9 @@ export interface RecordingApp {
 }
 
 /**
- * Starts the app behind the sidecar. `/slow` never answers; `/stream` sends three chunks;
- * `/echo` echoes the body; anything else answers 200 JSON `{ path }` with `x-app: yes`.
+ * Starts the app behind the sidecar. `/slow` never answers; `/reset` drops the connection
+ * unanswered; `/stream` sends three chunks; `/echo` echoes the body; anything else answers
+ * 200 JSON `{ path }` with `x-app: yes`.
  */
 export async function startRecordingApp(): Promise<RecordingApp> {
   const seen: SeenRequest[] = [];
@@ -39,6 +40,10 @@ export async function startRecordingApp(): Promise<RecordingApp> {
         if (req.url.startsWith('/slow-ok')) {
           setTimeout(() => res.writeHead(200, { 'x-slow': 'done' }).end('slow done'), 1_500);
         }
+        return;
+      }
+      if (req.url?.startsWith('/reset')) {
+        req.socket.destroy();
         return;
       }
       if (req.url?.startsWith('/stream')) {
