@@ -1,7 +1,7 @@
 import { InterceptingCall, Metadata, status as Status, type Interceptor } from '@grpc/grpc-js';
 import { CertboundError, isCertboundError } from '../errors.js';
 import type { TokenGetOptions, TokenProvider, TokenRequest } from '../token/access-token.js';
-import { grpcDetailsOf } from '../grpc-trailers-only.js';
+import { grpcDetailsOf } from './trailers-only.js';
 
 /**
  * A grpc-js client interceptor that attaches `authorization: Bearer <token>` to every call,

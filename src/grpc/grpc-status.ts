@@ -1,5 +1,5 @@
 import { CertboundError, isCertboundError } from '../errors.js';
-import { grpcDetailsOf } from '../grpc-trailers-only.js';
+import { grpcDetailsOf } from './trailers-only.js';
 
 /** A gRPC status as certbound reports it: numeric code and secret-free details. */
 export interface GrpcStatus {

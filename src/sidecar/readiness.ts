@@ -1,4 +1,4 @@
-import type { ReadinessReport } from '../http/admin-server.js';
+import type { ReadinessReport } from './admin-server.js';
 import type { Logger } from '../observability/logger.js';
 import type { ReadinessCheck, ReadinessStatus } from '../readiness-check.js';
 

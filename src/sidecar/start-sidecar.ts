@@ -5,20 +5,20 @@ import { watchCertificateValidity } from '../identity/certificate-validity.js';
 import { FailureLog } from '../identity/identity-logger.js';
 import { watchIdentityStats } from '../identity/identity-stats.js';
 import type { X509Source } from '../identity/x509-source.js';
-import { startAdminServer, type AdminServer } from '../http/admin-server.js';
-import { startInboundListener, type InboundListener } from '../http/inbound-listener.js';
+import { startAdminServer, type AdminServer } from './admin-server.js';
+import { startInboundListener, type InboundListener } from './inbound/inbound-listener.js';
 import {
   createInboundProxy,
   type InboundGrpcHandler,
   type InboundProxy,
-} from '../http/inbound-proxy.js';
-import { startOutboundListener, type OutboundListener } from '../http/outbound-proxy.js';
-import { createGrpcForwarder, type GrpcForwarder } from '../grpc/grpc-forwarder.js';
-import { startLocalApi, type LocalApi } from '../grpc/local-api.js';
+} from './inbound/inbound-proxy.js';
+import { startOutboundListener, type OutboundListener } from './outbound/outbound-proxy.js';
+import { createGrpcForwarder, type GrpcForwarder } from './inbound/grpc-forwarder.js';
+import { startLocalApi, type LocalApi } from './local-api/local-api.js';
 import {
   startGrpcOutboundListener,
   type GrpcOutboundListener,
-} from '../grpc/grpc-outbound-listener.js';
+} from './outbound/grpc-outbound-listener.js';
 import { onPeerRefusal } from '../binding/peer-refusal-channel.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createInboundRecorder } from '../observability/inbound-recorder.js';

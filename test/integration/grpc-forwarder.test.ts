@@ -8,14 +8,15 @@ import {
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import { createVerifier, type Verifier } from '../../src/verify/create-verifier.js';
 import { CertboundError } from '../../src/errors.js';
+import { channelCredentialsFrom, errorCodeOfDetails } from '../../src/grpc/index.js';
 import {
-  channelCredentialsFrom,
   createGrpcForwarder,
-  createGrpcOutboundForwarder,
-  errorCodeOfDetails,
   type GrpcForwarder,
+} from '../../src/sidecar/inbound/grpc-forwarder.js';
+import {
+  createGrpcOutboundForwarder,
   type GrpcOutboundForwarder,
-} from '../../src/grpc/index.js';
+} from '../../src/sidecar/outbound/grpc-outbound-forwarder.js';
 import type { TokenProvider } from '../../src/token/access-token.js';
 import { createTestPki, type TestPki, materialOf } from '../support/pki.js';
 import {

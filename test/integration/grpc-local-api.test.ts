@@ -19,15 +19,16 @@ import { createVerifier, type Verifier } from '../../src/verify/create-verifier.
 import {
   boundTokenClientInterceptor,
   boundTokenServerInterceptor,
-  certboundProtos,
   channelCredentialsFrom,
   errorCodeOfDetails,
   serverCredentialsFrom,
-  startLocalApi,
+} from '../../src/grpc/index.js';
+import {
+  certboundProtos,
   type GetTokenResponse,
   type IdentityUpdate,
-  type LocalApi,
-} from '../../src/grpc/index.js';
+} from '../../src/grpc/protos.js';
+import { startLocalApi, type LocalApi } from '../../src/sidecar/local-api/local-api.js';
 import { createTestPki, type TestPki, materialOf } from '../support/pki.js';
 import { echoClient, startEchoServer, unary, type EchoServer } from '../support/grpc-echo.js';
 

@@ -1,7 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ConnectionOptions } from 'node:tls';
 import { serverCredentialsFrom } from '../../src/grpc/index.js';
-import { startInboundListener, type InboundListener } from '../../src/http/inbound-listener.js';
+import {
+  startInboundListener,
+  type InboundListener,
+} from '../../src/sidecar/inbound/inbound-listener.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import { silentLogger } from '../../src/observability/logger.js';
 import { startEchoServer, type EchoServer } from '../support/grpc-echo.js';

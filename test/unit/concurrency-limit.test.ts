@@ -6,7 +6,7 @@ import { isCertboundError } from '../../src/errors.js';
 import {
   ConcurrencyLimit,
   DEFAULT_MAX_CONCURRENT_STREAMS,
-} from '../../src/http/concurrency-limit.js';
+} from '../../src/sidecar/inbound/concurrency-limit.js';
 
 /** A socket-like connection: `destroyed` once it has emitted `close`. */
 class FakeConnection extends EventEmitter {

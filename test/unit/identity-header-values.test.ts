@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CertboundError } from '../../src/errors.js';
-import { appRequestHeaders, type AppHeaderOptions } from '../../src/http/forward-headers.js';
+import { appRequestHeaders, type AppHeaderOptions } from '../../src/sidecar/forward-headers.js';
 import { checkIdentityValues, type IdentityValues } from '../../src/verify/identity-claims.js';
 import type { Principal } from '../../src/verify/principal.js';
 

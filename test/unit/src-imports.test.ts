@@ -48,6 +48,39 @@ describe('src/ is exactly what ships', () => {
     expect(offenders.map((f) => relative(ROOT, f))).toEqual([]);
   });
 
+  // ARCHITECTURE.md: dependencies point inward only.
+  const MAY_IMPORT: Record<string, readonly string[]> = {
+    binding: [],
+    verify: ['binding'],
+    identity: ['binding'],
+    tls: ['identity', 'binding'],
+    devca: ['identity', 'binding'],
+    token: ['identity', 'binding', 'tls', 'observability'],
+    http: ['verify', 'identity', 'binding', 'observability'],
+    grpc: ['verify', 'token', 'identity', 'tls', 'binding', 'observability'],
+  };
+
+  it.each(Object.entries(MAY_IMPORT))(
+    'src/%s/ imports only the layers below it',
+    (layer, allowed) => {
+      const offenders: string[] = [];
+      for (const file of files.filter((f) =>
+        relative(join(ROOT, 'src'), f).startsWith(`${layer}/`),
+      )) {
+        for (const m of readFileSync(file, 'utf8').matchAll(SPECIFIER)) {
+          const spec = (m[1] ?? m[2]) as string;
+          if (!spec.startsWith('.')) continue;
+          const target = relative(join(ROOT, 'src'), join(file, '..', spec)).split('/');
+          // Root files of src/ (errors, duration, readiness-check, error-cause) are shared by all.
+          if (target.length === 1 || target[0] === layer) continue;
+          if (!allowed.includes(target[0] as string))
+            offenders.push(`${relative(ROOT, file)}: ${spec}`);
+        }
+      }
+      expect(offenders).toEqual([]);
+    },
+  );
+
   it('finds the imports it checks (the scanner is not blind)', () => {
     const seen = new Set<string>();
     for (const file of files)

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { upgradeRefusalOf } from '../../src/http/websocket-upgrade.js';
+import { upgradeRefusalOf } from '../../src/sidecar/inbound/websocket-upgrade.js';
 
 function request(
   headers: Record<string, string>,

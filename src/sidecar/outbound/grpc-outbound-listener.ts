@@ -5,16 +5,16 @@ import {
   type Http2Session,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
-import { CertboundError } from '../errors.js';
-import type { X509Source } from '../identity/x509-source.js';
-import type { Logger } from '../observability/logger.js';
-import type { TokenProvider } from '../token/access-token.js';
+import { CertboundError } from '../../errors.js';
+import type { X509Source } from '../../identity/x509-source.js';
+import type { Logger } from '../../observability/logger.js';
+import type { TokenProvider } from '../../token/access-token.js';
 import {
   createGrpcOutboundForwarder,
   type GrpcOutboundForwarder,
   type GrpcUpstream,
 } from './grpc-outbound-forwarder.js';
-import { writeGrpcError } from './write-grpc-error.js';
+import { writeGrpcError } from '../../grpc/trailers-only.js';
 
 /** A named gRPC upstream of the outbound listener. */
 export interface NamedGrpcUpstream extends GrpcUpstream {

@@ -1,17 +1,21 @@
 import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
-import { refusalOfConnection } from '../binding/connection-peer-identity.js';
-import type { PeerIdentity } from '../binding/peer-identity.js';
-import { CertboundError, ERROR_TABLE } from '../errors.js';
-import type { InboundRecorder } from '../observability/inbound-recorder.js';
-import { authorizeRequest } from '../verify/authorize-request.js';
-import { authorizationValuesOf } from '../verify/bearer-token.js';
-import type { Verifier } from '../verify/create-verifier.js';
-import type { Principal } from '../verify/principal.js';
-import { DEFAULT_IDENTITY_PREFIX, identityEntriesOf, isIdentityKey } from './identity-metadata.js';
-import { Http2SessionPool } from '../tls/http2-session-pool.js';
-import { forwardHeaders, relayGrpcStream } from './relay-grpc-stream.js';
-import type { GrpcMethodPolicy } from './server-interceptor.js';
-import { writeGrpcError } from './write-grpc-error.js';
+import { refusalOfConnection } from '../../binding/connection-peer-identity.js';
+import type { PeerIdentity } from '../../binding/peer-identity.js';
+import { CertboundError, ERROR_TABLE } from '../../errors.js';
+import type { InboundRecorder } from '../../observability/inbound-recorder.js';
+import { authorizeRequest } from '../../verify/authorize-request.js';
+import { authorizationValuesOf } from '../../verify/bearer-token.js';
+import type { Verifier } from '../../verify/create-verifier.js';
+import type { Principal } from '../../verify/principal.js';
+import {
+  DEFAULT_IDENTITY_PREFIX,
+  identityEntriesOf,
+  isIdentityKey,
+} from '../../grpc/identity-metadata.js';
+import { Http2SessionPool } from '../../tls/http2-session-pool.js';
+import { forwardHeaders, relayGrpcStream } from '../relay-grpc-stream.js';
+import type { GrpcMethodPolicy } from '../../grpc/server-interceptor.js';
+import { writeGrpcError } from '../../grpc/trailers-only.js';
 
 /** Options of {@link createGrpcForwarder}. */
 export interface GrpcForwarderOptions {

@@ -2,16 +2,16 @@ import { X509Certificate } from 'node:crypto';
 import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { verifiedPeerDerOf } from '../binding/peer-certificate.js';
-import { spiffeIdOf } from '../binding/peer-identity.js';
-import { CertboundError, isCertboundError } from '../errors.js';
-import type { X509Source } from '../identity/x509-source.js';
-import type { TokenProvider, TokenRequest } from '../token/access-token.js';
-import { ConnectionsPerIdentity } from '../tls/connections-per-identity.js';
-import { tlsOptionsOf } from '../tls/follow-secure-context.js';
-import { Http2SessionPool } from '../tls/http2-session-pool.js';
-import { forwardHeaders, relayGrpcStream } from './relay-grpc-stream.js';
-import { writeGrpcError } from './write-grpc-error.js';
+import { verifiedPeerDerOf } from '../../binding/peer-certificate.js';
+import { spiffeIdOf } from '../../binding/peer-identity.js';
+import { CertboundError, isCertboundError } from '../../errors.js';
+import type { X509Source } from '../../identity/x509-source.js';
+import type { TokenProvider, TokenRequest } from '../../token/access-token.js';
+import { ConnectionsPerIdentity } from '../../tls/connections-per-identity.js';
+import { tlsOptionsOf } from '../../tls/follow-secure-context.js';
+import { Http2SessionPool } from '../../tls/http2-session-pool.js';
+import { forwardHeaders, relayGrpcStream } from '../relay-grpc-stream.js';
+import { writeGrpcError } from '../../grpc/trailers-only.js';
 
 /** One gRPC upstream reached through the outbound listener. */
 export interface GrpcUpstream {

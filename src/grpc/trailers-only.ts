@@ -1,5 +1,5 @@
 import { constants, Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
-import { CertboundError, isCertboundError } from './errors.js';
+import { CertboundError, GrpcCode, isCertboundError } from '../errors.js';
 
 /**
  * gRPC over HTTP/2 wire format, shared by the HTTP listener (which must answer gRPC callers
@@ -60,4 +60,9 @@ export function writeGrpcError(
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
   writeGrpcStatus(target, error.mapping.grpc, grpcDetailsOf(error));
   return error.code;
+}
+
+/** Answers `UNIMPLEMENTED`: no gRPC handler is installed in this listener. */
+export function writeGrpcUnimplemented(res: Http2ServerResponse): void {
+  writeGrpcStatus(res, GrpcCode.UNIMPLEMENTED, 'gRPC forwarding is not enabled in this sidecar');
 }

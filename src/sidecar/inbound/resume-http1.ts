@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import http, { STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { relayResponseHeaders } from './forward-headers.js';
+import { relayResponseHeaders } from '../forward-headers.js';
 
 type ConnectionListener = (this: EventEmitter, socket: Duplex) => void;
 

@@ -3,21 +3,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { CertboundError } from '../errors.js';
+import { CertboundError } from '../../errors.js';
 import {
   followSecureContext,
   tlsOptionsOf,
   type TlsContextSettings,
-} from '../tls/follow-secure-context.js';
-import type { X509Source } from '../identity/x509-source.js';
-import type { Logger } from '../observability/logger.js';
-import type { SidecarMetrics } from '../observability/metrics.js';
-import { bearerErrorResponseOf } from './bearer-error-response.js';
+} from '../../tls/follow-secure-context.js';
+import type { X509Source } from '../../identity/x509-source.js';
+import type { Logger } from '../../observability/logger.js';
+import type { SidecarMetrics } from '../../observability/metrics.js';
+import { bearerErrorResponseOf } from '../../http/bearer-error-response.js';
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from './concurrency-limit.js';
-import type { AnyRequest } from './connection-peer.js';
+import type { AnyRequest } from '../../http/connection-peer.js';
 import { deferContinue } from './expect-continue.js';
 import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
-import { listen } from './listen.js';
+import { listen } from '../listen.js';
 
 /** Limits of the inbound listener, in bytes and milliseconds. */
 export interface InboundLimits {

@@ -2,17 +2,17 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Agent } from 'undici';
-import { spiffeIdOfSubjectAltName } from '../binding/peer-identity.js';
-import { CertboundError, isCertboundError } from '../errors.js';
-import { undiciAgentsPerIdentity } from '../tls/undici-agents.js';
-import type { WorkloadIdentity } from '../identity/workload-identity.js';
-import type { X509Source } from '../identity/x509-source.js';
-import type { Logger } from '../observability/logger.js';
-import type { SidecarMetrics } from '../observability/metrics.js';
-import type { AccessToken, TokenProvider, TokenRequest } from '../token/access-token.js';
-import { writeBearerError } from './bearer-error-response.js';
-import { relayResponseHeaders } from './forward-headers.js';
-import { listen } from './listen.js';
+import { spiffeIdOfSubjectAltName } from '../../binding/peer-identity.js';
+import { CertboundError, isCertboundError } from '../../errors.js';
+import { undiciAgentsPerIdentity } from '../../tls/undici-agents.js';
+import type { WorkloadIdentity } from '../../identity/workload-identity.js';
+import type { X509Source } from '../../identity/x509-source.js';
+import type { Logger } from '../../observability/logger.js';
+import type { SidecarMetrics } from '../../observability/metrics.js';
+import type { AccessToken, TokenProvider, TokenRequest } from '../../token/access-token.js';
+import { writeBearerError } from '../../http/bearer-error-response.js';
+import { relayResponseHeaders } from '../forward-headers.js';
+import { listen } from '../listen.js';
 
 /** One peer the app may call through the outbound listener. */
 export interface OutboundUpstream {

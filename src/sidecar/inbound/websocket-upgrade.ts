@@ -1,7 +1,7 @@
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
-import { CertboundError } from '../errors.js';
+import { CertboundError } from '../../errors.js';
 
 /**
  * Why an HTTP/1.1 upgrade request is not forwarded, or `undefined` for the one upgrade

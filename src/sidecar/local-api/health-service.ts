@@ -5,7 +5,7 @@ import {
   type ServerWritableStream,
   type UntypedServiceImplementation,
 } from '@grpc/grpc-js';
-import type { ServingStatus } from './protos.js';
+import type { ServingStatus } from '../../grpc/protos.js';
 
 /** The `grpc.health.v1.Health` service with statuses set in code. */
 export interface HealthService {

@@ -1,4 +1,4 @@
-import type { AnyRequest } from './connection-peer.js';
+import type { AnyRequest } from '../../http/connection-peer.js';
 
 /** A response that can send `100 Continue` (node:http and the HTTP/2 compatibility API). */
 interface ContinueResponse {

@@ -9,18 +9,18 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
-import { CertboundError } from '../errors.js';
-import type { WorkloadIdentity } from '../identity/workload-identity.js';
-import type { X509Source } from '../identity/x509-source.js';
-import type { TokenProvider, TokenRequest } from '../token/access-token.js';
-import { grpcStatusOf } from './grpc-status.js';
+import { CertboundError } from '../../errors.js';
+import type { WorkloadIdentity } from '../../identity/workload-identity.js';
+import type { X509Source } from '../../identity/x509-source.js';
+import type { TokenProvider, TokenRequest } from '../../token/access-token.js';
+import { grpcStatusOf } from '../../grpc/grpc-status.js';
 import { createHealthService, type HealthService } from './health-service.js';
 import {
   certboundProtos,
   type GetTokenRequest,
   type GetTokenResponse,
   type IdentityUpdate,
-} from './protos.js';
+} from '../../grpc/protos.js';
 
 /** Options of {@link startLocalApi}. Give `socketPath`, or `host`/`port`, or neither. */
 export interface LocalApiOptions {

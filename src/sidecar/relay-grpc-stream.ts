@@ -7,7 +7,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import { CertboundError, GrpcCode, type ErrorCode } from '../errors.js';
-import { writeGrpcError } from './write-grpc-error.js';
+import { writeGrpcError } from '../grpc/trailers-only.js';
 
 // RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.
 const HOP_BY_HOP = new Set([

@@ -3,30 +3,33 @@ import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex, Readable } from 'node:stream';
 import { Pool } from 'undici';
-import { CertboundError, isCertboundError, type ErrorCode } from '../errors.js';
-import type { Logger } from '../observability/logger.js';
-import { createInboundRecorder, type InboundRecorder } from '../observability/inbound-recorder.js';
-import type { SidecarMetrics } from '../observability/metrics.js';
-import type { Principal } from '../verify/principal.js';
-import { bearerErrorResponseOf, writeBearerError } from './bearer-error-response.js';
+import { CertboundError, isCertboundError, type ErrorCode } from '../../errors.js';
+import type { Logger } from '../../observability/logger.js';
+import {
+  createInboundRecorder,
+  type InboundRecorder,
+} from '../../observability/inbound-recorder.js';
+import type { SidecarMetrics } from '../../observability/metrics.js';
+import type { Principal } from '../../verify/principal.js';
+import { bearerErrorResponseOf, writeBearerError } from '../../http/bearer-error-response.js';
 import { ConcurrencyLimit, type OverloadedBy } from './concurrency-limit.js';
-import type { PeerIdentity } from '../binding/peer-identity.js';
-import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
-import { compilePolicies } from '../verify/policy.js';
-import type { RequestTarget } from '../verify/request-path.js';
+import type { PeerIdentity } from '../../binding/peer-identity.js';
+import { connectionPeerOf, type AnyRequest } from '../../http/connection-peer.js';
+import { compilePolicies } from '../../verify/policy.js';
+import type { RequestTarget } from '../../verify/request-path.js';
 import { sendDeferredContinue } from './expect-continue.js';
 import {
   appRequestHeaders,
   relayResponseHeaders,
   type AppHeaderOptions,
-} from './forward-headers.js';
-import { writeGrpcError, writeGrpcUnimplemented } from './grpc-trailers-only.js';
+} from '../forward-headers.js';
+import { writeGrpcError, writeGrpcUnimplemented } from '../../grpc/trailers-only.js';
 import { canResumeHttp1, http1HeadOf, relayHttp1Response, resumeHttp1 } from './resume-http1.js';
 import {
   httpRequestTargetOf,
   verifyHttpRequest,
   type HttpVerifyOptions,
-} from './verify-http-request.js';
+} from '../../http/verify-http-request.js';
 import { requestUpgrade, upgradeRefusalOf, type UpgradeOutcome } from './websocket-upgrade.js';
 
 /** Any response object the inbound listener hands out. */

@@ -1,4 +1,4 @@
-import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
+import { connectionPeerOf, type AnyRequest } from '../../http/connection-peer.js';
 
 /**
  * Default requests in flight per connection, advertised to HTTP/2 peers as

@@ -1,1 +1,0 @@
-export { writeGrpcError, writeGrpcStatus } from '../grpc-trailers-only.js';
