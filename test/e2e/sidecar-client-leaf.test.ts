@@ -182,7 +182,10 @@ describe('certbound run refuses certificates that may not act as a client leaf',
     },
   );
 
-  it('logs each refusal with its code, the subject and a thumbprint prefix, never the certificate', () => {
+  it('logs each refusal with its code, the subject and a thumbprint prefix, never the certificate', async () => {
+    // Log lines are written in batches (every 250 ms): wait for both, bounded.
+    const seen = () => sidecar.lines.filter((l) => l.includes('client certificate refused')).length;
+    for (let i = 0; i < 100 && seen() < 2; i++) await new Promise((r) => setTimeout(r, 50));
     const refused = sidecar.lines
       .filter((l) => l.includes('client certificate refused'))
       .map((l) => JSON.parse(l) as Record<string, unknown>);
