@@ -1,0 +1,64 @@
+import { readFile } from 'node:fs/promises';
+import type { CertboundConfig } from '../config/schema.js';
+import { CertboundError } from '../errors.js';
+import type { TokenRequest } from '../token/access-token.js';
+import type { JwksOption } from '../verify/options.js';
+
+/**
+ * Reads a file the configuration names, before any port is opened.
+ *
+ * @throws CertboundError `ERR_FILE_UNREADABLE` naming the key and the path
+ */
+export async function readConfiguredFile(path: string, key: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw new CertboundError(
+      'ERR_FILE_UNREADABLE',
+      `${key}: ${path} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}).`,
+      { details: { key, path } },
+    );
+  }
+}
+
+/**
+ * The verifier's key source from `verify`: a local JWKS file (read now) or the JWKS URL
+ * with its timings and CA.
+ *
+ * @throws CertboundError when a named file is unreadable or the JWKS file is not JSON
+ */
+export async function jwksOptionOf(
+  verify: NonNullable<CertboundConfig['verify']>,
+): Promise<JwksOption> {
+  if (verify.jwksFile !== undefined) {
+    const text = await readConfiguredFile(verify.jwksFile, 'verify.jwksFile');
+    try {
+      return { keys: JSON.parse(text) as { keys: [] } };
+    } catch {
+      throw new CertboundError(
+        'ERR_CONFIG_INVALID',
+        `verify.jwksFile: ${verify.jwksFile} is not JSON.`,
+      );
+    }
+  }
+  return {
+    url: verify.jwksUri as string,
+    cooldownMs: verify.jwksCooldown,
+    cacheMaxAgeMs: verify.jwksMaxAge,
+    timeoutMs: verify.jwksTimeout,
+    ...(verify.jwksCaFile !== undefined
+      ? { ca: await readConfiguredFile(verify.jwksCaFile, 'verify.jwksCaFile') }
+      : {}),
+  };
+}
+
+/** The token request an outbound upstream needs (audience, resource, scope). */
+export function tokenRequestOf(
+  u: NonNullable<CertboundConfig['outbound']>['upstreams'][number],
+): TokenRequest {
+  return {
+    ...(u.audience !== undefined ? { audience: u.audience } : {}),
+    ...(u.resource !== undefined ? { resource: u.resource } : {}),
+    ...(u.scope !== undefined ? { scope: u.scope } : {}),
+  };
+}

@@ -1,0 +1,100 @@
+import { onPeerRefusal } from '../binding/peer-refusal-channel.js';
+import type { CertboundConfig } from '../config/schema.js';
+import type { X509Source } from '../identity/x509-source.js';
+import { createInboundRecorder } from '../observability/inbound-recorder.js';
+import type { Logger } from '../observability/logger.js';
+import type { SidecarMetrics } from '../observability/metrics.js';
+import type { Verifier } from '../verify/create-verifier.js';
+import { createGrpcForwarder } from './inbound/grpc-forwarder.js';
+import { startInboundListener, type InboundListener } from './inbound/inbound-listener.js';
+import { createInboundProxy, type InboundGrpcHandler } from './inbound/inbound-proxy.js';
+import type { Lifecycle } from './lifecycle.js';
+
+/** What {@link startInbound} wires together. */
+export interface InboundDeps {
+  readonly source: X509Source;
+  readonly verifier: Verifier;
+  readonly logger: Logger;
+  readonly metrics: SidecarMetrics;
+  readonly lifecycle: Lifecycle;
+  /** Replaces the gRPC forwarder (tests, embedding). */
+  readonly inboundGrpcHandler?: InboundGrpcHandler | undefined;
+}
+
+/**
+ * The inbound side of the sidecar: one recorder for HTTP and gRPC, the gRPC forwarder
+ * (when `app.grpcUrl` is set), the verifying proxy and the mTLS listener. Everything it
+ * opens is owned by `deps.lifecycle`.
+ */
+export async function startInbound(
+  inb: NonNullable<CertboundConfig['inbound']>,
+  deps: InboundDeps,
+): Promise<InboundListener> {
+  const { lifecycle, metrics, verifier } = deps;
+  const logger = deps.logger.child({ component: 'inbound' });
+  // One metrics + access-log path for every inbound call, HTTP and gRPC alike.
+  const recorder = createInboundRecorder({ logger, metrics });
+  // One line per refused client certificate (once per connection): names the reason.
+  lifecycle.own(
+    onPeerRefusal((r) => logger.warn({ ...r }, 'client certificate refused')),
+    (off) => off(),
+  );
+  const grpcHandler =
+    deps.inboundGrpcHandler ??
+    (inb.app.grpcUrl !== undefined
+      ? lifecycle.own(
+          createGrpcForwarder({
+            verifier,
+            appUrl: inb.app.grpcUrl,
+            policies: inb.policies,
+            identityHeaderPrefix: inb.identityHeaderPrefix,
+            keepAuthorization: inb.keepAuthorization,
+            recorder,
+          }),
+          (fwd) => fwd.close(),
+        )
+      : undefined);
+  const listenerRef: { current?: InboundListener } = {};
+  const proxy = lifecycle.own(
+    createInboundProxy({
+      verifier,
+      policies: inb.policies,
+      appUrl: inb.app.url,
+      keepAuthorization: inb.keepAuthorization,
+      identityHeaderPrefix: inb.identityHeaderPrefix,
+      stripHeaders: inb.stripHeaders,
+      maxHeaderBytes: inb.limits.maxHeaderBytes,
+      appTimeoutMs: inb.limits.appTimeout,
+      appMaxConnections: inb.app.maxConnections,
+      maxConcurrentStreams: inb.limits.maxConcurrentStreams,
+      ...(inb.limits.maxRequestsPerPeer !== undefined
+        ? { maxRequestsPerPeer: inb.limits.maxRequestsPerPeer }
+        : {}),
+      ...(grpcHandler !== undefined ? { inboundGrpcHandler: grpcHandler } : {}),
+      logger,
+      metrics,
+      recorder,
+      draining: () => listenerRef.current?.draining ?? false,
+    }),
+    (p) => p.close(),
+  );
+  const listener = await startInboundListener({
+    source: deps.source,
+    proxy,
+    host: inb.host,
+    port: inb.port,
+    limits: {
+      maxHeaderBytes: inb.limits.maxHeaderBytes,
+      requestTimeoutMs: inb.limits.requestTimeout,
+      headersTimeoutMs: inb.limits.headersTimeout,
+      keepAliveTimeoutMs: inb.limits.keepAliveTimeout,
+      maxConnections: inb.limits.maxConnections,
+      maxConcurrentStreams: inb.limits.maxConcurrentStreams,
+    },
+    tls: inb.tls,
+    logger,
+    metrics,
+  });
+  listenerRef.current = listener;
+  return lifecycle.own(listener, (l) => l.drain(0));
+}
