@@ -128,12 +128,6 @@ export const ERROR_TABLE = {
     grpc: S.UNAUTHENTICATED,
     summary: 'A required claim is missing or has the wrong type.',
   },
-  ERR_TOKEN_INACTIVE: {
-    http: 401,
-    bearer: 'invalid_token',
-    grpc: S.UNAUTHENTICATED,
-    summary: 'Introspection says the token is not active.',
-  },
   // Certificate binding (RFC 8705 §3)
   ERR_CNF_MISSING: {
     http: 401,
@@ -213,12 +207,6 @@ export const ERROR_TABLE = {
     bearer: null,
     grpc: S.UNAVAILABLE,
     summary: "The authorization server's JWKS could not be fetched.",
-  },
-  ERR_INTROSPECTION_UNAVAILABLE: {
-    http: 503,
-    bearer: null,
-    grpc: S.UNAVAILABLE,
-    summary: 'The introspection endpoint could not be reached.',
   },
   // Identity (workload certificate source)
   ERR_SOURCE_CLOSED: {

@@ -53,7 +53,7 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
   let readCache: (() => { cacheHits: number; cacheMisses: number }) | undefined;
   let seenHits = 0;
   let seenMisses = 0;
-  const cacheHits = new Counter({
+  new Counter({
     name: 'certbound_verify_cache_hits_total',
     help: 'Verified-token cache hits (signature work saved; exp and binding still checked).',
     registers: [registry],
@@ -63,7 +63,7 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       seenHits = now;
     },
   });
-  const cacheMisses = new Counter({
+  new Counter({
     name: 'certbound_verify_cache_misses_total',
     help: 'Verified-token cache misses (full signature verification).',
     registers: [registry],
@@ -73,10 +73,8 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       seenMisses = now;
     },
   });
-  void cacheHits;
-  void cacheMisses;
   let readInFlight: (() => number) | undefined;
-  const inFlight = new Gauge({
+  new Gauge({
     name: 'certbound_inbound_requests_in_flight',
     help: 'Inbound requests admitted and not yet answered (HTTP and gRPC).',
     registers: [registry],
@@ -84,7 +82,6 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       this.set(readInFlight?.() ?? 0);
     },
   });
-  void inFlight;
   let readIdentity:
     | (() => { expiryTimestampSeconds: number; rotations: { ok: number; rejected: number } })
     | undefined;

@@ -268,12 +268,9 @@ export async function startOutboundListener(
   }
 
   const server = createServer({ keepAliveTimeout: 5_000 }, handle);
-  let active = 0;
   server.on('connection', (socket) => {
-    active++;
     options.metrics?.activeConnections.inc({ listener: 'outbound' });
     socket.once('close', () => {
-      active--;
       options.metrics?.activeConnections.dec({ listener: 'outbound' });
     });
   });
@@ -290,7 +287,6 @@ export async function startOutboundListener(
       timer.unref();
       await closed;
       clearTimeout(timer);
-      void active;
       await Promise.all([...agents.values()].map((a) => a.close()));
       agents.clear();
     },
