@@ -11,13 +11,13 @@ import { parsePemCertificates } from '../identity/pem.js';
 import { pathExists } from '../identity/path-exists.js';
 
 /** Folder of a CA directory holding the CA replaced by {@link rotateCa}, until {@link retireCa}. */
-export const PREVIOUS_CA_DIR = 'ca-previous';
+const PREVIOUS_CA_DIR = 'ca-previous';
 
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
 const OID_SERVER_AUTH = '1.3.6.1.5.5.7.3.1';
 
 /** Names of the workloads of a CA directory: sub-folders holding a `cert.pem`. */
-export async function listWorkloads(dir: string): Promise<string[]> {
+async function listWorkloads(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true });
   const names: string[] = [];
   for (const e of entries) {

@@ -5,7 +5,7 @@ import type { ServiceDefinition } from '@grpc/grpc-js';
 import { loadSync, type Options, type PackageDefinition } from '@grpc/proto-loader';
 
 /** The `proto/` directory of the certbound package (works from `src/` and from `dist/src/`). */
-export const PROTO_DIR: string = findProtoDir(dirname(fileURLToPath(import.meta.url)));
+const PROTO_DIR: string = findProtoDir(dirname(fileURLToPath(import.meta.url)));
 
 function findProtoDir(start: string): string {
   for (let dir = start; ; dir = dirname(dir)) {

@@ -12,7 +12,7 @@ export function grpcDetailsOf(err: CertboundError): string {
 }
 
 /** gRPC over HTTP/2: grpc-message is percent-encoded outside printable ASCII, and `%` itself. */
-export function percentEncodeGrpcMessage(text: string): string {
+function percentEncodeGrpcMessage(text: string): string {
   return text.replace(/[^\x20-\x24\x26-\x7e]/g, (c) =>
     [...Buffer.from(c, 'utf8')]
       .map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`)
