@@ -1,3 +1,5 @@
+import { parseArgs } from 'node:util';
+
 /** One command-line option of a {@link Command}, in `node:util` `parseArgs` form plus help text. */
 export interface OptionSpec {
   readonly type: 'string' | 'boolean';
@@ -29,4 +31,15 @@ export interface Command {
 /** Thrown for bad command-line usage: printed with the usage line, exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';
+}
+
+/**
+ * Parses a command's arguments strictly against its own options (the ones `--help`
+ * prints), so an unknown option is a usage error.
+ */
+export function parseOptions<const O extends OptionSpecs>(
+  args: string[],
+  options: O,
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true }>>['values'] {
+  return parseArgs({ args, options, strict: true }).values;
 }

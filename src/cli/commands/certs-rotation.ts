@@ -1,17 +1,10 @@
-import { parseArgs } from 'node:util';
 import { parseDuration } from '../../duration.js';
 import { certsStatusOf, retireCa, rotateCa, rotateWorkload } from '../../devca/dev-ca-rotation.js';
-import { UsageError, type Command, type OptionSpecs } from '../command.js';
-
-const DIR = {
-  type: 'string',
-  default: 'certs',
-  valueName: '<dir>',
-  description: 'the development CA directory',
-} as const;
+import { UsageError, type Command, type OptionSpecs, parseOptions } from '../command.js';
+import { DIR_OPTION } from '../common-options.js';
 
 const ROTATE_OPTIONS = {
-  dir: DIR,
+  dir: DIR_OPTION,
   name: { type: 'string', valueName: '<name>', description: 'the workload to re-issue (required)' },
   ttl: {
     type: 'string',
@@ -21,7 +14,7 @@ const ROTATE_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 const ROTATE_CA_OPTIONS = {
-  dir: DIR,
+  dir: DIR_OPTION,
   ttl: { type: 'string', valueName: '<duration>', description: 'lifetime of the new CA' },
   'bundle-only': {
     type: 'boolean',
@@ -30,7 +23,7 @@ const ROTATE_CA_OPTIONS = {
   },
 } as const satisfies OptionSpecs;
 
-const DIR_OPTIONS = { dir: DIR } as const satisfies OptionSpecs;
+const DIR_OPTIONS = { dir: DIR_OPTION } as const satisfies OptionSpecs;
 
 function humanDuration(ms: number): string {
   if (ms <= 0) return 'EXPIRED';
@@ -47,11 +40,7 @@ export const certsRotate: Command = {
   usage: 'certbound certs rotate --name <name> [--ttl <duration>] [--dir certs]',
   options: ROTATE_OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: ROTATE_OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, ROTATE_OPTIONS);
     if (values.name === undefined) throw new UsageError('--name is required');
     const r = await rotateWorkload(values.dir, values.name, {
       ...(values.ttl !== undefined ? { ttlMs: parseDuration(values.ttl) } : {}),
@@ -70,11 +59,7 @@ export const certsRotateCa: Command = {
   usage: 'certbound certs rotate-ca [--ttl <duration>] [--bundle-only] [--dir certs]',
   options: ROTATE_CA_OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: ROTATE_CA_OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, ROTATE_CA_OPTIONS);
     const r = await rotateCa(values.dir, {
       bundleOnly: values['bundle-only'],
       ...(values.ttl !== undefined ? { ttlMs: parseDuration(values.ttl) } : {}),
@@ -99,11 +84,7 @@ export const certsRetireCa: Command = {
   usage: 'certbound certs retire-ca [--dir certs]',
   options: DIR_OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: DIR_OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, DIR_OPTIONS);
     const r = await retireCa(values.dir);
     console.log(
       `retired CA x5t#S256 ${r.removed.join(', ')}; bundles now hold ${r.bundleSize} CA(s)`,
@@ -119,11 +100,7 @@ export const certsStatus: Command = {
   usage: 'certbound certs status [--dir certs]',
   options: DIR_OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: DIR_OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, DIR_OPTIONS);
     for (const row of await certsStatusOf(values.dir)) {
       console.log(
         [

@@ -1,18 +1,11 @@
-import { parseArgs } from 'node:util';
 import { parseDuration } from '../../duration.js';
 import { initCaDir, issueWorkload } from '../../devca/dev-ca-store.js';
 import { thumbprintOf } from '../../binding/thumbprint.js';
-import { UsageError, type Command, type OptionSpecs } from '../command.js';
-
-const DIR = {
-  type: 'string',
-  default: 'certs',
-  valueName: '<dir>',
-  description: 'the development CA directory',
-} as const;
+import { UsageError, type Command, type OptionSpecs, parseOptions } from '../command.js';
+import { DIR_OPTION } from '../common-options.js';
 
 const INIT_OPTIONS = {
-  dir: DIR,
+  dir: DIR_OPTION,
   force: { type: 'boolean', default: false, description: 'replace an existing CA' },
   ttl: {
     type: 'string',
@@ -22,7 +15,7 @@ const INIT_OPTIONS = {
 } as const satisfies OptionSpecs;
 
 const ISSUE_OPTIONS = {
-  dir: DIR,
+  dir: DIR_OPTION,
   name: {
     type: 'string',
     valueName: '<name>',
@@ -49,11 +42,7 @@ export const certsInit: Command = {
   usage: 'certbound certs init [--dir certs] [--force] [--ttl 365d]',
   options: INIT_OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: INIT_OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, INIT_OPTIONS);
     const { ca, created } = await initCaDir(values.dir, {
       force: values.force,
       ...(values.ttl !== undefined ? { ttlMs: parseDuration(values.ttl) } : {}),
@@ -73,11 +62,7 @@ export const certsIssue: Command = {
     'certbound certs issue --name <name> [--spiffe-id spiffe://…] [--ttl 24h] [--key-type P-256|Ed25519] [--dir certs]',
   options: ISSUE_OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: ISSUE_OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, ISSUE_OPTIONS);
     if (values.name === undefined) throw new UsageError('--name is required');
     const keyType = values['key-type'];
     if (keyType !== 'P-256' && keyType !== 'Ed25519')

@@ -1,17 +1,11 @@
-import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../../config/load-config.js';
 import { createLogger } from '../../observability/logger.js';
 import { startSidecar } from '../../sidecar/start-sidecar.js';
-import type { Command, OptionSpecs } from '../command.js';
+import { parseOptions, type Command, type OptionSpecs } from '../command.js';
+import { CONFIG_OPTION } from '../common-options.js';
 
 const OPTIONS = {
-  config: {
-    type: 'string',
-    short: 'c',
-    default: 'certbound.yaml',
-    valueName: '<file>',
-    description: 'the configuration file (YAML or JSON; CERTBOUND_* variables override it)',
-  },
+  config: CONFIG_OPTION,
 } as const satisfies OptionSpecs;
 
 /** `certbound run --config certbound.yaml` */
@@ -21,11 +15,7 @@ export const run: Command = {
   usage: 'certbound run --config <certbound.yaml>',
   options: OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, OPTIONS);
     // Validated before anything else: a bad file never opens a port.
     const config = await loadConfigFile(values.config);
     const logger = createLogger({ level: config.logLevel });

@@ -1,19 +1,13 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import { loadConfigFile } from '../../config/load-config.js';
 import { identitySourceOf } from '../../sidecar/identity-source.js';
 import type { TokenRequest } from '../../token/access-token.js';
 import { TokenClient } from '../../token/token-client.js';
-import { UsageError, type Command, type OptionSpecs } from '../command.js';
+import { UsageError, type Command, type OptionSpecs, parseOptions } from '../command.js';
+import { CONFIG_OPTION } from '../common-options.js';
 
 const OPTIONS = {
-  config: {
-    type: 'string',
-    short: 'c',
-    default: 'certbound.yaml',
-    valueName: '<file>',
-    description: 'the configuration file (its identity and token sections are used)',
-  },
+  config: CONFIG_OPTION,
   upstream: {
     type: 'string',
     valueName: '<name>',
@@ -41,11 +35,7 @@ export const token: Command = {
     'certbound token --config <certbound.yaml> [--upstream <name> | --audience <a>] [--resource <uri>] [--scope "<s>"] [--json]',
   options: OPTIONS,
   async run(args) {
-    const { values } = parseArgs({
-      args,
-      options: OPTIONS,
-      strict: true,
-    });
+    const values = parseOptions(args, OPTIONS);
     const config = await loadConfigFile(values.config);
     if (config.token === undefined) throw new UsageError('the configuration has no token section');
     let request: TokenRequest = {
