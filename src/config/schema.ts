@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { isLoopback } from '../loopback.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -203,6 +204,13 @@ const localApiSchema = z
     port: port.optional(),
   })
   .superRefine((value, ctx) => {
+    if (!isLoopback(value.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: 'is not a loopback address (the local API hands out our tokens without TLS)',
+      });
+    }
     if ((value.socket === undefined) === (value.port === undefined)) {
       ctx.addIssue({
         code: 'custom',
@@ -211,11 +219,6 @@ const localApiSchema = z
       });
     }
   });
-
-/** True for 127.0.0.0/8, ::1 and `localhost`. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-}
 
 /** The schema of `certbound.yaml` (zod 4, strict: unknown keys are errors). */
 export const configSchema = z

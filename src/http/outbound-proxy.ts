@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Agent } from 'undici';
 import { CertboundError, isCertboundError } from '../errors.js';
+import { isLoopback } from '../loopback.js';
 import { undiciAgentsPerIdentity } from '../tls/undici-agents.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import type { X509Source } from '../identity/x509-source.js';
@@ -54,8 +55,6 @@ export interface OutboundListener {
   /** Stops accepting, waits for in-flight requests (at most `graceMs`), closes the pools. */
   drain(graceMs: number): Promise<void>;
 }
-
-const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
 
 class UpstreamIdentityError extends Error {
   readonly code = 'ERR_UPSTREAM_IDENTITY';
@@ -109,7 +108,7 @@ export async function startOutboundListener(
   options: OutboundListenerOptions,
 ): Promise<OutboundListener> {
   const host = options.host ?? '127.0.0.1';
-  if (!LOOPBACK.test(host) && options.allowNonLoopback !== true) {
+  if (!isLoopback(host) && options.allowNonLoopback !== true) {
     throw new TypeError(
       `outbound host ${host} is not a loopback address; set allowNonLoopback to expose it`,
     );

@@ -9,6 +9,7 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { CertboundError } from '../errors.js';
+import { isLoopback } from '../loopback.js';
 import type { ReadinessStatus } from '../readiness-check.js';
 import { jwksFetchError, type JwksAnswer } from './jwks-fetch-error.js';
 import type { JwksOption } from './options.js';
@@ -61,7 +62,7 @@ export function createKeyResolver(option: JwksOption): KeyResolver {
     };
   }
   const url = option.url instanceof URL ? option.url : new URL(option.url);
-  if (url.protocol !== 'https:' && url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') {
+  if (url.protocol !== 'https:' && !isLoopback(url.hostname)) {
     throw new TypeError('jwks.url must use https (plain http is only accepted on loopback)');
   }
   // Origin and path only: a query string may carry a secret.
