@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { checkServerIdentity, type PeerCertificate } from 'node:tls';
 import type { Agent } from 'undici';
+import { causeCodeOf, codeOf, findCause } from '../error-cause.js';
 import { CertboundError, isCertboundError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
 import { undiciAgentsPerIdentity } from '../tls/undici-agents.js';
@@ -13,6 +14,7 @@ import type { AccessToken, TokenProvider, TokenRequest } from '../token/access-t
 import { writeBearerError } from './bearer-error-response.js';
 import { relayResponseHeaders } from './forward-headers.js';
 import { listen } from './listen.js';
+import { requestHasBody } from './request-has-body.js';
 
 /** One peer the app may call through the outbound listener. */
 export interface OutboundUpstream {
@@ -60,27 +62,16 @@ class UpstreamIdentityError extends Error {
   readonly code = 'ERR_UPSTREAM_IDENTITY';
 }
 
-function causesOf(err: unknown): unknown[] {
-  const out: unknown[] = [];
-  let e: unknown = err;
-  for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
-    out.push(e);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return out;
-}
-
 function upstreamErrorOf(err: unknown, name: string): CertboundError {
-  const chain = causesOf(err);
-  if (chain.some((e) => (e as { code?: unknown }).code === 'ERR_UPSTREAM_IDENTITY'))
+  if (findCause(err, (e) => codeOf(e) === 'ERR_UPSTREAM_IDENTITY') !== undefined)
     return new CertboundError(
       'ERR_UPSTREAM_IDENTITY',
       `Upstream "${name}" presented a certificate without the expected SPIFFE ID.`,
     );
-  const code = chain.map((e) => (e as { code?: unknown }).code).find((c) => typeof c === 'string');
+  const code = causeCodeOf(err);
   return new CertboundError(
     'ERR_UPSTREAM_UNREACHABLE',
-    `Upstream "${name}" could not be reached over mTLS${typeof code === 'string' ? ` (${code})` : ''}.`,
+    `Upstream "${name}" could not be reached over mTLS${code !== undefined ? ` (${code})` : ''}.`,
   );
 }
 
@@ -230,15 +221,12 @@ export async function startOutboundListener(
         headers['host'] = upstream.origin.host;
         headers['authorization'] = `Bearer ${token.accessToken}`;
         const prefix = upstream.origin.pathname.replace(/\/$/, '');
-        const hasBody =
-          (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
-          req.headers['transfer-encoding'] !== undefined;
         return agent.request({
           origin: upstream.origin.origin,
           method: req.method as 'GET',
           path: prefix + target.path,
           headers,
-          body: hasBody ? req : null,
+          body: requestHasBody(req) ? req : null,
           signal: abort.signal,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
