@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { FILE_SOURCE_DEFAULTS } from '../identity/file-x509-source.js';
+import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-x509-source.js';
 import { isLoopback } from '../loopback.js';
+import { TOKEN_DEFAULTS } from '../token/options.js';
+import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -41,14 +45,14 @@ const identitySchema = z
     certPath: nonEmpty.optional(),
     keyPath: nonEmpty.optional(),
     bundlePath: nonEmpty.optional(),
-    pollInterval: duration.default(1000),
+    pollInterval: duration.default(FILE_SOURCE_DEFAULTS.pollIntervalMs),
     expiryWarning: duration.optional(),
     dev: z
       .strictObject({
         caDir: nonEmpty,
         name: nonEmpty,
         spiffeId: nonEmpty.optional(),
-        ttl: duration.default(3_600_000),
+        ttl: duration.default(SELF_RENEWING_DEFAULTS.ttlMs),
       })
       .optional(),
   })
@@ -105,14 +109,14 @@ const verifySchema = z
     jwksUri: httpUrl.optional(),
     jwksCaFile: nonEmpty.optional(),
     jwksFile: nonEmpty.optional(),
-    jwksCooldown: duration.default(30_000),
-    jwksMaxAge: duration.default(600_000),
-    jwksTimeout: duration.default(5_000),
+    jwksCooldown: duration.default(JWKS_DEFAULTS.cooldownMs),
+    jwksMaxAge: duration.default(JWKS_DEFAULTS.cacheMaxAgeMs),
+    jwksTimeout: duration.default(JWKS_DEFAULTS.timeoutMs),
     algorithms: z.array(nonEmpty).min(1).optional(),
     types: z.array(nonEmpty).min(1).optional(),
-    clockTolerance: duration.default(30_000),
-    maxTokenBytes: z.number().int().min(256).default(8192),
-    cacheSize: z.number().int().min(0).default(10_000),
+    clockTolerance: duration.default(VERIFIER_DEFAULTS.clockToleranceSec * 1000),
+    maxTokenBytes: z.number().int().min(256).default(VERIFIER_DEFAULTS.maxTokenBytes),
+    cacheSize: z.number().int().min(0).default(VERIFIER_DEFAULTS.cacheSize),
   })
   .superRefine((value, ctx) => {
     if ((value.jwksUri === undefined) === (value.jwksFile === undefined)) {
@@ -131,10 +135,10 @@ const tokenSchema = z
     clientId: nonEmpty,
     authMethod: z
       .enum(['tls_client_auth', 'self_signed_tls_client_auth'])
-      .default('tls_client_auth'),
+      .default(TOKEN_DEFAULTS.authMethod),
     asCaFile: nonEmpty.optional(),
-    timeout: duration.default(10_000),
-    refreshAt: z.number().gt(0).lt(1).default(0.7),
+    timeout: duration.default(TOKEN_DEFAULTS.timeoutMs),
+    refreshAt: z.number().gt(0).lt(1).default(TOKEN_DEFAULTS.refreshAtFraction),
   })
   .superRefine((value, ctx) => {
     if (value.issuer === undefined && value.tokenEndpoint === undefined) {

@@ -9,6 +9,17 @@ import { FailureLog, identityLogger } from './identity-logger.js';
 import type { IdentityMaterial, WorkloadIdentity } from './workload-identity.js';
 import { X509SourceBase } from './x509-source-base.js';
 
+/**
+ * The defaults of {@link FileX509SourceOptions}: their one home (config
+ * `identity.pollInterval` takes its default from here).
+ */
+export const FILE_SOURCE_DEFAULTS = {
+  // Only the fallback for missed fs.watch events (inotify limits, network filesystems): a
+  // renewed Secret already takes the kubelet 1–2 min to arrive.
+  pollIntervalMs: 5_000,
+  debounceMs: 100,
+} as const;
+
 /** Options of {@link FileX509Source.create}. */
 export interface FileX509SourceOptions {
   /** Leaf certificate followed by intermediates (PEM). */
@@ -91,8 +102,8 @@ export class FileX509Source extends X509SourceBase {
       certPath: options.certPath,
       keyPath: options.keyPath,
       bundlePath: options.bundlePath,
-      pollIntervalMs: options.pollIntervalMs ?? 5000,
-      debounceMs: options.debounceMs ?? 100,
+      pollIntervalMs: options.pollIntervalMs ?? FILE_SOURCE_DEFAULTS.pollIntervalMs,
+      debounceMs: options.debounceMs ?? FILE_SOURCE_DEFAULTS.debounceMs,
       requireServerAuth: options.requireServerAuth ?? false,
       now: options.now,
     };

@@ -12,7 +12,7 @@ import { CertboundError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
 import type { ReadinessStatus } from '../readiness-check.js';
 import { jwksFetchError, type JwksAnswer } from './jwks-fetch-error.js';
-import type { JwksOption } from './options.js';
+import { JWKS_DEFAULTS, type JwksOption } from './options.js';
 
 /** A jose key function, its readiness, a way to fetch now, and to release its sockets. */
 export interface KeyResolver {
@@ -67,9 +67,9 @@ export function createKeyResolver(option: JwksOption): KeyResolver {
   }
   // Origin and path only: a query string may carry a secret.
   const where = `${url.origin}${url.pathname}`;
-  const cooldownMs = option.cooldownMs ?? 30_000;
-  const maxAgeMs = option.cacheMaxAgeMs ?? 600_000;
-  const timeoutMs = option.timeoutMs ?? 5_000;
+  const cooldownMs = option.cooldownMs ?? JWKS_DEFAULTS.cooldownMs;
+  const maxAgeMs = option.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs;
+  const timeoutMs = option.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
   const agent = new Agent({
     connect: {
       ...(option.ca !== undefined ? { ca: option.ca } : {}),
