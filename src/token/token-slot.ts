@@ -132,7 +132,7 @@ export function phaseOf(state: SlotState, now: number): SlotPhase {
 const CANCEL: SlotEffect = { type: 'cancel' };
 const NONE: readonly SlotEffect[] = [];
 
-/** Joins the request in flight for `thumbprint`, else starts one (no backoff: `force`). */
+/** Joins the request in flight for `thumbprint`, else starts one (backoff is the caller's rule). */
 function obtain(state: SlotState, thumbprint: string, reason: RequestReason): SlotTransition {
   if (state.fetching?.thumbprint === thumbprint) {
     return { state, effects: [{ type: 'join', reason }] };
@@ -154,10 +154,8 @@ function onGet(state: SlotState, thumbprint: string, now: number): SlotTransitio
   if (isUsable(marked.token, thumbprint, now)) {
     return { state: marked, effects: [{ type: 'serve', token: marked.token }] };
   }
-  if (marked.fetching?.thumbprint === thumbprint) {
-    return { state: marked, effects: [{ type: 'join', reason: 'get' }] };
-  }
-  if (marked.lastError !== undefined && now < marked.retryAt) {
+  const joinable = marked.fetching?.thumbprint === thumbprint;
+  if (!joinable && marked.lastError !== undefined && now < marked.retryAt) {
     // Backing off: answer with the last failure instead of hammering a failing AS.
     return { state: marked, effects: [{ type: 'backoff', error: marked.lastError }] };
   }

@@ -197,6 +197,14 @@ const ROWS: readonly Row[] = [
     phase: 'fetching',
   },
   {
+    name: 'failed, its retry in flight + get within the backoff → join the retry',
+    from: slot({ ...failed, fetching: { thumbprint: A, seq: 2 }, nextSeq: 3 }),
+    event: { type: 'get', thumbprint: A },
+    state: { fetching: { thumbprint: A, seq: 2 } },
+    effects: [{ type: 'join', reason: 'get' }],
+    phase: 'fetching',
+  },
+  {
     name: 'failed + refresh due → the retry ignores the backoff it was scheduled by',
     from: failed,
     event: { type: 'refresh-due', thumbprint: A },
