@@ -4,14 +4,14 @@ import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { AccessToken } from './access-token.js';
 import { isPermanentAsError, mapAsError } from './map-as-error.js';
+import { pinnedLookup, retiredLookup } from './pinned-lookup.js';
 import { SlotTimer } from './refresh-schedule.js';
 import type { TokenCounts } from './token-client-stats.js';
 import { describeTokenRequest, type NormalizedTokenRequest } from './token-request-key.js';
 import {
+  cacheHit,
   EMPTY_SLOT,
   isUsable,
-  pinnedLookup,
-  retiredLookup,
   transition,
   type RequestReason,
   type SlotEvent,
@@ -68,6 +68,9 @@ export class TokenCache {
     identity: WorkloadIdentity,
   ): AccessToken | Promise<AccessToken> {
     const slot = this.#slotFor(request);
+    // Hot path: a hit on a key in use changes no state, so the transition can be skipped.
+    const hit = cacheHit(slot.state, identity.thumbprint, Date.now());
+    if (hit !== undefined) return hit;
     const answer = this.#dispatch(slot, { type: 'get', thumbprint: identity.thumbprint }, identity);
     return answer ?? Promise.reject(new CertboundError('ERR_INTERNAL'));
   }

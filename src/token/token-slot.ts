@@ -1,4 +1,4 @@
-import { CertboundError } from '../errors.js';
+import type { CertboundError } from '../errors.js';
 import type { AccessToken } from './access-token.js';
 import { backoffDelay } from './backoff.js';
 import { refreshTime } from './refresh-schedule.js';
@@ -149,7 +149,22 @@ function ended(state: SlotState, seq: number): SlotState['fetching'] {
   return state.fetching?.seq === seq ? undefined : state.fetching;
 }
 
+/**
+ * The token a `get` for `thumbprint` is served without any change to the state: held,
+ * valid, and the key already marked used. The cache's hot path; {@link transition} gives
+ * the same answer (and the same state object) for it.
+ */
+export function cacheHit(
+  state: SlotState,
+  thumbprint: string,
+  now: number,
+): AccessToken | undefined {
+  return state.used && isUsable(state.token, thumbprint, now) ? state.token : undefined;
+}
+
 function onGet(state: SlotState, thumbprint: string, now: number): SlotTransition {
+  const hit = cacheHit(state, thumbprint, now);
+  if (hit !== undefined) return { state, effects: [{ type: 'serve', token: hit }] };
   const marked = state.used ? state : { ...state, used: true };
   if (isUsable(marked.token, thumbprint, now)) {
     return { state: marked, effects: [{ type: 'serve', token: marked.token }] };
@@ -282,36 +297,4 @@ export function transition(
         effects: [CANCEL],
       };
   }
-}
-
-/** The answer of {@link pinnedLookup}; {@link retiredLookup} never joins. */
-export type PinnedAnswer =
-  | Extract<SlotEffect, { type: 'serve' | 'join' }>
-  | { readonly type: 'refuse'; readonly error: CertboundError };
-
-/**
- * What a caller pinned to a certificate other than the current one gets (RFC 8705 §3: the
- * token must match the certificate its connection presents): the request in flight for
- * that certificate (`join`, then check its token with {@link isUsable} and fall back to
- * {@link retiredLookup}), else {@link retiredLookup}.
- */
-export function pinnedLookup(state: SlotState, thumbprint: string, now: number): PinnedAnswer {
-  if (state.fetching?.thumbprint === thumbprint) return { type: 'join', reason: 'get' };
-  return retiredLookup(state, thumbprint, now);
-}
-
-/** The retired token of `thumbprint` while valid, else `ERR_TOKEN_NOT_BOUND`. */
-export function retiredLookup(
-  state: SlotState,
-  thumbprint: string,
-  now: number,
-): Exclude<PinnedAnswer, { type: 'join' }> {
-  if (isUsable(state.retired, thumbprint, now)) return { type: 'serve', token: state.retired };
-  return {
-    type: 'refuse',
-    error: new CertboundError(
-      'ERR_TOKEN_NOT_BOUND',
-      'No valid token is held for the requested certificate: it is not the current one and was rotated away.',
-    ),
-  };
 }

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { CertboundError } from '../../src/errors.js';
 import type { AccessToken } from '../../src/token/access-token.js';
 import {
+  cacheHit,
   EMPTY_SLOT,
   phaseOf,
-  pinnedLookup,
   transition,
   type SlotEffect,
   type SlotEvent,
@@ -12,6 +12,7 @@ import {
   type SlotPolicy,
   type SlotState,
 } from '../../src/token/token-slot.js';
+import { pinnedLookup } from '../../src/token/pinned-lookup.js';
 
 /** The slot state machine, without timers or I/O: (state, event, now) → (state, effects). */
 
@@ -324,6 +325,27 @@ describe('slot state machine: transition(state, event, now)', () => {
     expect(transition(freshUsed, { type: 'get', thumbprint: A }, NOW, POLICY).state).toBe(
       freshUsed,
     );
+  });
+
+  it('cacheHit (the hot path that skips the transition) agrees with transition on every get', () => {
+    const states = [...new Set(ROWS.map((row) => row.from)), freshUsed, stale];
+    let hits = 0;
+    for (const state of states) {
+      for (const [thumbprint, now] of [
+        [A, NOW],
+        [B, NOW],
+        [A, NOW + 200_000],
+      ] as const) {
+        const hit = cacheHit(state, thumbprint, now);
+        if (hit === undefined) continue;
+        hits++;
+        const next = transition(state, { type: 'get', thumbprint }, now, POLICY);
+        expect(next.state).toBe(state);
+        expect(next.effects).toEqual([{ type: 'serve', token: hit }]);
+      }
+    }
+    expect(hits).toBeGreaterThanOrEqual(2);
+    expect(cacheHit(fresh, A, NOW)).toBeUndefined(); // not marked used yet: the transition marks it
   });
 
   it('walks a key through its life: empty → fetching → fresh → refreshing → stale → failed → fetching → fresh', () => {
