@@ -1,6 +1,5 @@
 export {
   configSchema,
-  isLoopback,
   type CertboundConfig,
   type CertboundConfigInput,
   type InboundPolicyConfig,

@@ -7,6 +7,11 @@ import {
   type TlsContextSettings,
 } from '../tls/follow-secure-context.js';
 import { normalisePath } from '../verify/request-path.js';
+import { FILE_SOURCE_DEFAULTS } from '../identity/file-x509-source.js';
+import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-x509-source.js';
+import { isLoopback } from '../loopback.js';
+import { TOKEN_DEFAULTS } from '../token/options.js';
+import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -47,15 +52,15 @@ const identitySchema = z
     certPath: nonEmpty.optional(),
     keyPath: nonEmpty.optional(),
     bundlePath: nonEmpty.optional(),
-    pollInterval: duration.default(1000),
+    pollInterval: duration.default(FILE_SOURCE_DEFAULTS.pollIntervalMs),
     expiryWarning: duration.optional(),
-    quietPeriod: duration.default(500),
+    quietPeriod: duration.default(FILE_SOURCE_DEFAULTS.debounceMs),
     dev: z
       .strictObject({
         caDir: nonEmpty,
         name: nonEmpty,
         spiffeId: nonEmpty.optional(),
-        ttl: duration.default(3_600_000),
+        ttl: duration.default(SELF_RENEWING_DEFAULTS.ttlMs),
       })
       .optional(),
   })
@@ -230,17 +235,17 @@ const verifySchema = z
     jwksUri: httpUrl.optional(),
     jwksCaFile: nonEmpty.optional(),
     jwksFile: nonEmpty.optional(),
-    jwksCooldown: duration.default(30_000),
-    jwksMaxAge: duration.default(600_000),
-    jwksTimeout: duration.default(5_000),
+    jwksCooldown: duration.default(JWKS_DEFAULTS.cooldownMs),
+    jwksMaxAge: duration.default(JWKS_DEFAULTS.cacheMaxAgeMs),
+    jwksTimeout: duration.default(JWKS_DEFAULTS.timeoutMs),
     algorithms: z.array(nonEmpty).min(1).optional(),
     types: z.array(nonEmpty).min(1).optional(),
-    clockTolerance: duration.default(30_000),
+    clockTolerance: duration.default(VERIFIER_DEFAULTS.clockToleranceSec * 1000),
     maxTokenLifetime: duration
       .refine((ms) => ms >= 1000, 'must be at least 1s')
-      .default(86_400_000),
-    maxTokenBytes: z.number().int().min(256).default(8192),
-    cacheSize: z.number().int().min(0).default(10_000),
+      .default(VERIFIER_DEFAULTS.maxTokenLifetimeSec * 1000),
+    maxTokenBytes: z.number().int().min(256).default(VERIFIER_DEFAULTS.maxTokenBytes),
+    cacheSize: z.number().int().min(0).default(VERIFIER_DEFAULTS.cacheSize),
   })
   .superRefine((value, ctx) => {
     if ((value.jwksUri === undefined) === (value.jwksFile === undefined)) {
@@ -259,10 +264,10 @@ const tokenSchema = z
     clientId: nonEmpty,
     authMethod: z
       .enum(['tls_client_auth', 'self_signed_tls_client_auth'])
-      .default('tls_client_auth'),
+      .default(TOKEN_DEFAULTS.authMethod),
     asCaFile: nonEmpty.optional(),
-    timeout: duration.default(10_000),
-    refreshAt: z.number().gt(0).lt(1).default(0.7),
+    timeout: duration.default(TOKEN_DEFAULTS.timeoutMs),
+    refreshAt: z.number().gt(0).lt(1).default(TOKEN_DEFAULTS.refreshAtFraction),
   })
   .superRefine((value, ctx) => {
     if (value.issuer === undefined && value.tokenEndpoint === undefined) {
@@ -332,6 +337,13 @@ const localApiSchema = z
     port: port.optional(),
   })
   .superRefine((value, ctx) => {
+    if (!isLoopback(value.host)) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['host'],
+        message: 'is not a loopback address (the local API hands out our tokens without TLS)',
+      });
+    }
     if ((value.socket === undefined) === (value.port === undefined)) {
       ctx.addIssue({
         code: 'custom',
@@ -340,11 +352,6 @@ const localApiSchema = z
       });
     }
   });
-
-/** True for 127.0.0.0/8, ::1 and `localhost`. */
-export function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
-}
 
 /** The schema of `certbound.yaml` (zod 4, strict: unknown keys are errors). */
 export const configSchema = z

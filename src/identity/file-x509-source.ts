@@ -9,6 +9,18 @@ import { FailureLog, identityLogger } from './identity-logger.js';
 import type { IdentityMaterial, WorkloadIdentity } from './workload-identity.js';
 import { X509SourceBase } from './x509-source-base.js';
 
+/**
+ * The defaults of {@link FileX509SourceOptions}: their one home (config
+ * `identity.pollInterval` takes its default from here).
+ */
+export const FILE_SOURCE_DEFAULTS = {
+  // Only the fallback for missed fs.watch events (inotify limits, network filesystems): a
+  // renewed Secret already takes the kubelet 1–2 min to arrive.
+  pollIntervalMs: 5_000,
+  // Quiet across all three files before a change is read (issue 12: half-written bundles).
+  debounceMs: 500,
+} as const;
+
 /** Options of {@link FileX509Source.create}. */
 export interface FileX509SourceOptions {
   /** Leaf certificate followed by intermediates (PEM). */
@@ -41,7 +53,6 @@ type Snapshot =
   | { readonly ok: false; readonly error: CertboundError; readonly digest: string };
 
 /** Default quiet period, see {@link FileX509SourceOptions.debounceMs}. */
-export const DEFAULT_QUIET_MS = 500;
 // A writer still busy after this many quiet periods is chased again on the next signal.
 const MAX_STABILITY_ROUNDS = 20;
 
@@ -109,8 +120,8 @@ export class FileX509Source extends X509SourceBase {
       certPath: options.certPath,
       keyPath: options.keyPath,
       bundlePath: options.bundlePath,
-      pollIntervalMs: options.pollIntervalMs ?? 5000,
-      debounceMs: options.debounceMs ?? DEFAULT_QUIET_MS,
+      pollIntervalMs: options.pollIntervalMs ?? FILE_SOURCE_DEFAULTS.pollIntervalMs,
+      debounceMs: options.debounceMs ?? FILE_SOURCE_DEFAULTS.debounceMs,
       requireServerAuth: options.requireServerAuth ?? false,
       now: options.now,
     };

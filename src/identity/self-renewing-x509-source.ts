@@ -9,6 +9,21 @@ import type { KeyType } from './key-pair.js';
 import type { WorkloadIdentity } from './workload-identity.js';
 import { X509SourceBase } from './x509-source-base.js';
 
+/**
+ * The defaults of {@link SelfRenewingX509SourceOptions}: their one home (config
+ * `identity.dev.ttl` takes its default from here).
+ */
+export const SELF_RENEWING_DEFAULTS = {
+  // As the deploy manifests' cert-manager `duration`: renewing at ~70 % leaves ~7 h to
+  // repair a failing CA (docs/operations.md, renewBefore ≥ T + P + R).
+  ttlMs: 86_400_000,
+  renewAtFraction: 0.7,
+  jitter: 0.1,
+  minBackoffMs: 1_000,
+  maxBackoffMs: 60_000,
+  keyType: 'P-256',
+} as const;
+
 /** Options of {@link SelfRenewingX509Source.create}. */
 export interface SelfRenewingX509SourceOptions {
   /**
@@ -69,11 +84,11 @@ export class SelfRenewingX509Source extends X509SourceBase {
    * @throws TypeError on bad options
    */
   static async create(options: SelfRenewingX509SourceOptions): Promise<SelfRenewingX509Source> {
-    const fraction = options.renewAtFraction ?? 0.7;
+    const fraction = options.renewAtFraction ?? SELF_RENEWING_DEFAULTS.renewAtFraction;
     if (!(fraction > 0 && fraction < 1)) throw new TypeError('renewAtFraction must be in (0, 1)');
     if (options.ttlMs !== undefined && !(options.ttlMs >= 1000))
       throw new TypeError('ttlMs must be >= 1000');
-    const jitter = options.jitter ?? 0.1;
+    const jitter = options.jitter ?? SELF_RENEWING_DEFAULTS.jitter;
     if (!(jitter >= 0 && jitter < 1)) throw new TypeError('jitter must be in [0, 1)');
     const source = new SelfRenewingX509Source(options, identityLogger(options.logger));
     const identity = await source.#issue();
@@ -103,10 +118,11 @@ export class SelfRenewingX509Source extends X509SourceBase {
 
   #renewalDelay(identity: WorkloadIdentity): number {
     const lifetime = identity.notAfter.getTime() - identity.notBefore.getTime();
-    const jitter = this.#options.jitter ?? 0.1;
+    const jitter = this.#options.jitter ?? SELF_RENEWING_DEFAULTS.jitter;
     const factor = 1 + jitter * (2 * Math.random() - 1);
     const at =
-      identity.notBefore.getTime() + lifetime * (this.#options.renewAtFraction ?? 0.7) * factor;
+      identity.notBefore.getTime() +
+      lifetime * (this.#options.renewAtFraction ?? SELF_RENEWING_DEFAULTS.renewAtFraction) * factor;
     // Never later than just before expiry, never in the past.
     return Math.max(0, Math.min(at, identity.notAfter.getTime() - 100) - Date.now());
   }
@@ -142,8 +158,8 @@ export class SelfRenewingX509Source extends X509SourceBase {
               { cause: err, details: { name: this.#options.name } },
             );
       this.#failedAttempts++;
-      const min = this.#options.minBackoffMs ?? 1000;
-      const max = this.#options.maxBackoffMs ?? 60_000;
+      const min = this.#options.minBackoffMs ?? SELF_RENEWING_DEFAULTS.minBackoffMs;
+      const max = this.#options.maxBackoffMs ?? SELF_RENEWING_DEFAULTS.maxBackoffMs;
       const backoff =
         Math.min(max, min * 2 ** (this.#failedAttempts - 1)) * (0.8 + 0.4 * Math.random());
       this.#failures.failure(
@@ -178,8 +194,8 @@ export class SelfRenewingX509Source extends X509SourceBase {
 
   async #issue(): Promise<WorkloadIdentity> {
     const o = this.#options;
-    const ttlMs = o.ttlMs ?? 86_400_000;
-    const { csrPem, keyPem } = await createCsr(o.name, o.keyType ?? 'P-256');
+    const ttlMs = o.ttlMs ?? SELF_RENEWING_DEFAULTS.ttlMs;
+    const { csrPem, keyPem } = await createCsr(o.name, o.keyType ?? SELF_RENEWING_DEFAULTS.keyType);
     // Backdate a little for clock skew between peers, but never by a large part of a short lifetime.
     const notBefore = new Date(Date.now() - Math.min(60_000, Math.floor(ttlMs / 10)));
     let signed: SignedCertificate;

@@ -1,10 +1,7 @@
 export type { AccessToken, TokenRequest, TokenProvider } from './access-token.js';
-export {
-  TokenClient,
-  createTokenClient,
-  type TokenClientStats,
-  type TokenClientEndpoints,
-} from './token-client.js';
+export { TokenClient, createTokenClient } from './token-client.js';
+export type { TokenClientStats } from './token-client-stats.js';
+export type { TokenClientEndpoints } from './authorization-server.js';
 export {
   resolveTokenClientOptions,
   type TokenClientOptions,

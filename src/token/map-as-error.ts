@@ -3,23 +3,24 @@ import {
   ResponseBodyError,
   WWWAuthenticateChallengeError,
 } from 'oauth4webapi';
-import { causeCodeOf } from '../error-cause.js';
+import { causeCodeOf, codeOf, findCause } from '../error-cause.js';
 import { CertboundError, isCertboundError } from '../errors.js';
 
 const MAX_DESCRIPTION = 200;
 
+/** undici's own deadlines (connect, headers, body); AbortSignal.timeout throws a TimeoutError. */
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
 function isTimeout(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
-    if (e.name === 'TimeoutError' || (e as { code?: unknown }).code === 'UND_ERR_CONNECT_TIMEOUT')
-      return true;
-    if (
-      (e as { code?: unknown }).code === 'UND_ERR_HEADERS_TIMEOUT' ||
-      (e as { code?: unknown }).code === 'UND_ERR_BODY_TIMEOUT'
-    )
-      return true;
-    e = e.cause;
-  }
-  return false;
+  const timeout = findCause(
+    err,
+    (e) => e.name === 'TimeoutError' || TIMEOUT_CODES.has(codeOf(e) ?? ''),
+  );
+  return timeout !== undefined;
 }
 
 /** Keeps only printable ASCII (RFC 6749 §5.2 error_description charset), shortened. */

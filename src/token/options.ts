@@ -4,6 +4,24 @@ import type { X509Source } from '../identity/x509-source.js';
 /** RFC 8705 §2 client authentication methods. */
 export type TlsAuthMethod = 'tls_client_auth' | 'self_signed_tls_client_auth';
 
+/**
+ * The defaults of {@link TokenClientOptions}: their one home. The config schema (`token.*`)
+ * takes its defaults from here, so the sidecar and the library behave the same.
+ */
+export const TOKEN_DEFAULTS = {
+  authMethod: 'tls_client_auth',
+  // As long as one JWKS fetch may take: a caller on a cache miss hears ERR_AS_TIMEOUT well
+  // before common client deadlines, and the background refresh retries anyway.
+  timeoutMs: 5_000,
+  // The token stays served while refreshes fail; the last fifth of a 10-min token leaves
+  // 2 min for ≥ 4 retries at the 30 s backoff ceiling.
+  refreshAtFraction: 0.8,
+  minBackoffMs: 500,
+  maxBackoffMs: 30_000,
+  allowUnboundTokens: false,
+  defaultLifetimeSec: 60,
+} as const;
+
 /** Options of {@link TokenClient} / `createTokenClient`. */
 export interface TokenClientOptions {
   /** The workload identity: its current certificate authenticates us and binds the tokens. */
@@ -17,13 +35,13 @@ export interface TokenClientOptions {
   issuer?: string;
   /** Token endpoint, when the AS publishes no metadata. Either this or `issuer`. */
   tokenEndpoint?: string;
-  /** Client authentication. Default `tls_client_auth`. */
+  /** Client authentication. Default `tls_client_auth` ({@link TOKEN_DEFAULTS}). */
   authMethod?: TlsAuthMethod;
   /** PEM CA certificate(s) trusted for the AS's TLS certificate. Default: the source's bundle. */
   ca?: string;
-  /** Timeout of every AS call (connect to last byte), in ms. Default 5000. */
+  /** Timeout of every AS call (connect to last byte), in ms. Default 5000 ({@link TOKEN_DEFAULTS}). */
   timeoutMs?: number;
-  /** Refresh a token in use after this fraction of its lifetime. Default 0.8. */
+  /** Refresh a token in use after this fraction of its lifetime. Default 0.8 ({@link TOKEN_DEFAULTS}). */
   refreshAtFraction?: number;
   /** First retry delay after a failure, in ms. Default 500. */
   minBackoffMs?: number;
@@ -79,15 +97,15 @@ export function resolveTokenClientOptions(options: TokenClientOptions): Resolved
   if ((options.issuer === undefined) === (options.tokenEndpoint === undefined)) {
     throw new TypeError('set exactly one of issuer (discovery) and tokenEndpoint');
   }
-  const authMethod = options.authMethod ?? 'tls_client_auth';
+  const authMethod = options.authMethod ?? TOKEN_DEFAULTS.authMethod;
   if (authMethod !== 'tls_client_auth' && authMethod !== 'self_signed_tls_client_auth') {
     throw new TypeError('authMethod must be tls_client_auth or self_signed_tls_client_auth');
   }
-  const timeoutMs = options.timeoutMs ?? 5000;
-  const refreshAtFraction = options.refreshAtFraction ?? 0.8;
-  const minBackoffMs = options.minBackoffMs ?? 500;
-  const maxBackoffMs = options.maxBackoffMs ?? 30_000;
-  const defaultLifetimeSec = options.defaultLifetimeSec ?? 60;
+  const timeoutMs = options.timeoutMs ?? TOKEN_DEFAULTS.timeoutMs;
+  const refreshAtFraction = options.refreshAtFraction ?? TOKEN_DEFAULTS.refreshAtFraction;
+  const minBackoffMs = options.minBackoffMs ?? TOKEN_DEFAULTS.minBackoffMs;
+  const maxBackoffMs = options.maxBackoffMs ?? TOKEN_DEFAULTS.maxBackoffMs;
+  const defaultLifetimeSec = options.defaultLifetimeSec ?? TOKEN_DEFAULTS.defaultLifetimeSec;
   if (!(timeoutMs > 0)) throw new TypeError('timeoutMs must be > 0');
   if (!(refreshAtFraction > 0 && refreshAtFraction < 1)) {
     throw new TypeError('refreshAtFraction must be between 0 and 1 (exclusive)');
@@ -110,7 +128,7 @@ export function resolveTokenClientOptions(options: TokenClientOptions): Resolved
     refreshAtFraction,
     minBackoffMs,
     maxBackoffMs,
-    allowUnboundTokens: options.allowUnboundTokens ?? false,
+    allowUnboundTokens: options.allowUnboundTokens ?? TOKEN_DEFAULTS.allowUnboundTokens,
     defaultLifetimeSec,
     logger: options.logger,
   };

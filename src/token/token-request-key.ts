@@ -35,3 +35,13 @@ export function normalizeTokenRequest(request: TokenRequest = {}): NormalizedTok
   const key = JSON.stringify([audience ?? null, resource ?? null, scopes]);
   return { audience, resource, scopes, key };
 }
+
+/** `resource https://payments.example, scope "a b"`, for messages and logs; never a token. */
+export function describeTokenRequest(request: NormalizedTokenRequest): string {
+  const parts = [
+    request.audience !== undefined ? `audience ${request.audience}` : undefined,
+    request.resource !== undefined ? `resource ${request.resource}` : undefined,
+    request.scopes.length > 0 ? `scope "${request.scopes.join(' ')}"` : undefined,
+  ].filter((p) => p !== undefined);
+  return parts.length > 0 ? parts.join(', ') : 'the default audience';
+}

@@ -1,5 +1,5 @@
 import { errors } from 'jose';
-import { causeCodeOf } from '../error-cause.js';
+import { causeCodeOf, findCause } from '../error-cause.js';
 import { CertboundError } from '../errors.js';
 
 /** What the JWKS endpoint answered to the failed attempt, when it answered at all. */
@@ -10,11 +10,10 @@ export interface JwksAnswer {
 }
 
 function isTimeout(err: unknown): boolean {
-  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 5; depth++) {
-    if (e instanceof errors.JWKSTimeout || e.name === 'TimeoutError') return true;
-    e = e.cause;
-  }
-  return false;
+  return (
+    findCause(err, (e) => e instanceof errors.JWKSTimeout || e.name === 'TimeoutError') !==
+    undefined
+  );
 }
 
 /**

@@ -9,9 +9,10 @@ import {
   type JWTVerifyGetKey,
 } from 'jose';
 import { CertboundError } from '../errors.js';
+import { isLoopback } from '../loopback.js';
 import type { ReadinessStatus } from '../readiness-check.js';
 import { jwksFetchError, type JwksAnswer } from './jwks-fetch-error.js';
-import type { JwksOption } from './options.js';
+import { JWKS_DEFAULTS, type JwksOption } from './options.js';
 
 /** A jose key function, its readiness, a way to fetch now, and to release its sockets. */
 export interface KeyResolver {
@@ -61,14 +62,14 @@ export function createKeyResolver(option: JwksOption): KeyResolver {
     };
   }
   const url = option.url instanceof URL ? option.url : new URL(option.url);
-  if (url.protocol !== 'https:' && url.hostname !== '127.0.0.1' && url.hostname !== 'localhost') {
+  if (url.protocol !== 'https:' && !isLoopback(url.hostname)) {
     throw new TypeError('jwks.url must use https (plain http is only accepted on loopback)');
   }
   // Origin and path only: a query string may carry a secret.
   const where = `${url.origin}${url.pathname}`;
-  const cooldownMs = option.cooldownMs ?? 30_000;
-  const maxAgeMs = option.cacheMaxAgeMs ?? 600_000;
-  const timeoutMs = option.timeoutMs ?? 5_000;
+  const cooldownMs = option.cooldownMs ?? JWKS_DEFAULTS.cooldownMs;
+  const maxAgeMs = option.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs;
+  const timeoutMs = option.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
   const agent = new Agent({
     connect: {
       ...(option.ca !== undefined ? { ca: option.ca } : {}),

@@ -3,6 +3,25 @@ import type { JSONWebKeySet } from 'jose';
 /** Algorithms accepted when `algorithms` is not set. Never `none`, never HS*. */
 export const DEFAULT_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const;
 
+/**
+ * The defaults of {@link VerifierOptions}: their one home (the config schema's
+ * `verify.*` defaults come from here).
+ */
+export const VERIFIER_DEFAULTS = {
+  types: ['at+jwt'],
+  clockToleranceSec: 30,
+  maxTokenLifetimeSec: 86_400,
+  maxTokenBytes: 8192,
+  cacheSize: 10_000,
+} as const;
+
+/** The defaults of a remote {@link JwksOption} (config `verify.jwksCooldown`, `jwksMaxAge`, `jwksTimeout`). */
+export const JWKS_DEFAULTS = {
+  cooldownMs: 30_000,
+  cacheMaxAgeMs: 600_000,
+  timeoutMs: 5_000,
+} as const;
+
 /** Where the verifier gets the authorization server's public keys. */
 export type JwksOption =
   | {
@@ -89,10 +108,10 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
       `algorithms ${unsafe.join(', ')} are refused: access tokens must be signed with an asymmetric key (e.g. ES256)`,
     );
   }
-  const clockToleranceSec = options.clockToleranceSec ?? 30;
-  const maxTokenLifetimeSec = options.maxTokenLifetimeSec ?? 86_400;
-  const maxTokenBytes = options.maxTokenBytes ?? 8192;
-  const cacheSize = options.cacheSize ?? 10_000;
+  const clockToleranceSec = options.clockToleranceSec ?? VERIFIER_DEFAULTS.clockToleranceSec;
+  const maxTokenLifetimeSec = options.maxTokenLifetimeSec ?? VERIFIER_DEFAULTS.maxTokenLifetimeSec;
+  const maxTokenBytes = options.maxTokenBytes ?? VERIFIER_DEFAULTS.maxTokenBytes;
+  const cacheSize = options.cacheSize ?? VERIFIER_DEFAULTS.cacheSize;
   if (!(clockToleranceSec >= 0)) throw new TypeError('clockToleranceSec must be >= 0');
   if (!(maxTokenLifetimeSec > 0 && Number.isFinite(maxTokenLifetimeSec))) {
     throw new TypeError('maxTokenLifetimeSec must be a finite number > 0');
@@ -103,7 +122,7 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
     issuer: nonEmptyList('issuer', options.issuer),
     audience: nonEmptyList('audience', options.audience),
     algorithms,
-    types: (options.types ?? ['at+jwt']).map(normalizeTyp),
+    types: (options.types ?? VERIFIER_DEFAULTS.types).map(normalizeTyp),
     clockToleranceSec,
     maxTokenLifetimeSec,
     maxTokenBytes,

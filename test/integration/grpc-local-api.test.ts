@@ -230,4 +230,18 @@ describe('local token API (Unix socket)', () => {
       TypeError,
     );
   });
+
+  it('regression: listens on every loopback address the config accepts (127.0.0.2 and ::ffff:127.0.0.1 were refused)', async () => {
+    for (const host of ['127.0.0.2', '::ffff:127.0.0.1']) {
+      const other = await startLocalApi({ tokens, source: ordersSource, host });
+      try {
+        expect(other.address).toMatch(/:\d+$/);
+      } finally {
+        await other.close();
+      }
+    }
+    await expect(
+      startLocalApi({ tokens, source: ordersSource, host: '127.0.0.1.nip.io' }),
+    ).rejects.toThrow(TypeError);
+  });
 });

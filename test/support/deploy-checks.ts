@@ -1,10 +1,6 @@
 import { basename, dirname, posix } from 'node:path';
-import {
-  parseConfig,
-  parseConfigText,
-  isLoopback,
-  type CertboundConfig,
-} from '../../src/config/index.js';
+import { parseConfig, parseConfigText, type CertboundConfig } from '../../src/config/index.js';
+import { isLoopback } from '../../src/loopback.js';
 import { at, containersOf, type KubeObject, type Manifest } from './deploy-manifests.js';
 
 /** Name of the certbound container in the pod template. */

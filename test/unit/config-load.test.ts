@@ -46,6 +46,18 @@ describe('configuration', () => {
     ],
     [{ ...base, outbound: { host: '0.0.0.0' } }, 'outbound.host: is not a loopback address'],
     [
+      { ...base, outbound: { host: '127.0.0.1.nip.io' } },
+      'outbound.host: is not a loopback address',
+    ],
+    [
+      {
+        ...base,
+        token: { clientId: 'a', issuer: 'https://as' },
+        localApi: { host: '0.0.0.0', port: 1 },
+      },
+      'localApi.host: is not a loopback address',
+    ],
+    [
       {
         ...base,
         token: { clientId: 'a', issuer: 'https://as' },

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV_OVERRIDES } from '../../src/config/env-overrides.js';
 import { configSchema } from '../../src/config/schema.js';
+import { parseDuration } from '../../src/duration.js';
 import { REPO_ROOT } from '../support/deploy-manifests.js';
 
 /** The zod 4 definition of a schema node (`_zod.def`): type plus the parts we walk. */
@@ -112,6 +113,38 @@ function isDocumented(path: string, keys: readonly DocKey[]): boolean {
   );
 }
 
+/** A configuration with every section, so that every default is applied once. */
+const FULL = {
+  identity: { certPath: 'c.pem', keyPath: 'k.pem', bundlePath: 'ca.pem' },
+  inbound: { app: { url: 'http://127.0.0.1:8080' } },
+  verify: { issuer: 'https://as', audience: 'https://api', jwksUri: 'https://as/jwks' },
+  token: { issuer: 'https://as', clientId: 'orders' },
+  outbound: { upstreams: [{ name: 'p', url: 'https://p' }] },
+  admin: {},
+  localApi: { port: 1 },
+};
+const DEV_IDENTITY = { identity: { dev: { caDir: 'certs', name: 'orders' } } };
+
+/** The value the schema gives `path` (`a.b`, `a[].b` reads the first element). */
+function appliedAt(config: unknown, path: string): unknown {
+  let value: unknown = config;
+  for (const part of path.split('.')) {
+    const list = part.endsWith('[]');
+    value = (value as Record<string, unknown> | undefined)?.[list ? part.slice(0, -2) : part];
+    if (list) value = (value as unknown[] | undefined)?.[0];
+  }
+  return value;
+}
+
+/** Whether a docs default cell (`5s`, `0.8`, `false`, `x-certbound-`, `[]`) states `value`. */
+function states(cell: string, value: unknown): boolean {
+  if (typeof value === 'number') {
+    return /^\d+(\.\d+)?$/.test(cell) ? Number(cell) === value : parseDuration(cell) === value;
+  }
+  if (Array.isArray(value)) return cell === `[${value.join(', ')}]`;
+  return cell === String(value);
+}
+
 const configMd = readFileSync(join(REPO_ROOT, 'docs', 'configuration.md'), 'utf8');
 const paths = schemaKeyPaths(configSchema);
 const keys = documentedKeys(configMd);
@@ -138,11 +171,38 @@ describe('docs/configuration.md matches the config schema (src/config/schema.ts)
     expect(keys.map((k) => k.path).filter((p) => !known.has(p) && !containers.has(p))).toEqual([]);
   });
 
+  it('states every default exactly as the schema applies it', () => {
+    const files = configSchema.parse(FULL);
+    const dev = configSchema.parse({ ...FULL, ...DEV_IDENTITY });
+    const wrong: string[] = [];
+    let checked = 0;
+    for (const key of keys) {
+      // | `key` | `default` | meaning |: only single backticked defaults are values.
+      const cell = /^\|[^|]*\|\s*`([^`]*)`\s*\|/.exec(key.row)?.[1];
+      if (cell === undefined) continue;
+      const value = appliedAt(key.path.startsWith('identity.dev.') ? dev : files, key.path);
+      if (value === undefined) continue; // a library default (e.g. `algorithms`), not the schema's
+      checked++;
+      if (!states(cell, value))
+        wrong.push(`${key.path}: docs say ${cell}, schema applies ${JSON.stringify(value)}`);
+    }
+    expect(wrong).toEqual([]);
+    expect(checked).toBeGreaterThanOrEqual(25);
+  });
+
   it('lists every environment override with its key', () => {
     for (const { env, path } of ENV_OVERRIDES)
       expect(configMd, env).toMatch(
         new RegExp(`\\|\\s*\`${env}\`\\s*\\|\\s*\`${path.replace(/\./g, '\\.')}\``),
       );
+  });
+
+  it('the default check can fail: a wrong value is not taken for the applied one', () => {
+    expect(states('10s', 5_000)).toBe(false);
+    expect(states('5s', 5_000)).toBe(true);
+    expect(states('0.7', 0.8)).toBe(false);
+    expect(states('[]', [])).toBe(true);
+    expect(states('true', false)).toBe(false);
   });
 
   it('the check can fail: a key missing from the docs is reported', () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { isIP } from 'node:net';
 import { join } from 'node:path';
 import {
   Server,
@@ -14,6 +15,7 @@ import type { WorkloadIdentity } from '../../identity/workload-identity.js';
 import type { X509Source } from '../../identity/x509-source.js';
 import type { TokenProvider, TokenRequest } from '../../token/access-token.js';
 import { grpcStatusOf } from '../../grpc/grpc-status.js';
+import { isLoopback } from '../../loopback.js';
 import { createHealthService, type HealthService } from './health-service.js';
 import {
   certboundProtos,
@@ -30,7 +32,7 @@ export interface LocalApiOptions {
   source: X509Source;
   /** Unix socket path. Default: a fresh path in the OS temp directory. */
   socketPath?: string;
-  /** Loopback address to listen on instead of a socket (`127.0.0.1`, `::1`, `localhost`). */
+  /** Loopback address to listen on instead of a socket (`127.0.0.1`, `::1`, `localhost`: see `isLoopback`). */
   host?: string;
   /** TCP port with `host`. Default 0 (any free port). */
   port?: number;
@@ -46,8 +48,6 @@ export interface LocalApi {
   close(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 /**
  * Serves `certbound.v1.TokenService`, `certbound.v1.IdentityService` and
  * `grpc.health.v1.Health` on a local-only listener. Plaintext gRPC is used on purpose: a
@@ -58,8 +58,8 @@ const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
  */
 export async function startLocalApi(options: LocalApiOptions): Promise<LocalApi> {
   const { tokens, source } = options;
-  if (options.host !== undefined && !LOOPBACK.has(options.host)) {
-    throw new TypeError('the local API only listens on loopback (127.0.0.1, ::1, localhost)');
+  if (options.host !== undefined && !isLoopback(options.host)) {
+    throw new TypeError('the local API only listens on loopback (127.0.0.0/8, ::1, localhost)');
   }
   const protos = certboundProtos();
   const server = new Server();
@@ -173,7 +173,7 @@ export function identityUpdateOf(identity: WorkloadIdentity): IdentityUpdate {
 }
 
 function hostForUri(host: string): string {
-  return host === '::1' ? '[::1]' : host;
+  return isIP(host) === 6 ? `[${host}]` : host;
 }
 
 function bind(server: Server, address: string): Promise<number> {

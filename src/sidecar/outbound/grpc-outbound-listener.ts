@@ -9,6 +9,7 @@ import { CertboundError } from '../../errors.js';
 import type { X509Source } from '../../identity/x509-source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { TokenProvider } from '../../token/access-token.js';
+import { isLoopback } from '../../loopback.js';
 import {
   createGrpcOutboundForwarder,
   type GrpcOutboundForwarder,
@@ -67,10 +68,7 @@ function authorityHostOf(req: Http2ServerRequest): string {
 export async function startGrpcOutboundListener(
   options: GrpcOutboundListenerOptions,
 ): Promise<GrpcOutboundListener> {
-  if (
-    options.allowNonLoopback !== true &&
-    !/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(options.host)
-  ) {
+  if (options.allowNonLoopback !== true && !isLoopback(options.host)) {
     throw new TypeError(`the outbound gRPC listener must bind to loopback, not ${options.host}`);
   }
   const forwarders = new Map<string, GrpcOutboundForwarder>();

@@ -13,6 +13,9 @@ import type { AccessToken, TokenProvider, TokenRequest } from '../../token/acces
 import { writeBearerError } from '../../http/bearer-error-response.js';
 import { relayResponseHeaders } from '../forward-headers.js';
 import { listen } from '../listen.js';
+import { causeCodeOf, codeOf, findCause } from '../../error-cause.js';
+import { isLoopback } from '../../loopback.js';
+import { requestHasBody } from '../../http/request-has-body.js';
 
 /** One peer the app may call through the outbound listener. */
 export interface OutboundUpstream {
@@ -56,33 +59,20 @@ export interface OutboundListener {
   drain(graceMs: number): Promise<void>;
 }
 
-const LOOPBACK = /^(127(\.\d{1,3}){3}|::1|localhost)$/;
-
 class UpstreamIdentityError extends Error {
   readonly code = 'ERR_UPSTREAM_IDENTITY';
 }
 
-function causesOf(err: unknown): unknown[] {
-  const out: unknown[] = [];
-  let e: unknown = err;
-  for (let i = 0; i < 5 && e !== undefined && e !== null; i++) {
-    out.push(e);
-    e = (e as { cause?: unknown }).cause;
-  }
-  return out;
-}
-
 function upstreamErrorOf(err: unknown, name: string): CertboundError {
-  const chain = causesOf(err);
-  if (chain.some((e) => (e as { code?: unknown }).code === 'ERR_UPSTREAM_IDENTITY'))
+  if (findCause(err, (e) => codeOf(e) === 'ERR_UPSTREAM_IDENTITY') !== undefined)
     return new CertboundError(
       'ERR_UPSTREAM_IDENTITY',
       `Upstream "${name}" presented a certificate without the expected SPIFFE ID.`,
     );
-  const code = chain.map((e) => (e as { code?: unknown }).code).find((c) => typeof c === 'string');
+  const code = causeCodeOf(err);
   return new CertboundError(
     'ERR_UPSTREAM_UNREACHABLE',
-    `Upstream "${name}" could not be reached over mTLS${typeof code === 'string' ? ` (${code})` : ''}.`,
+    `Upstream "${name}" could not be reached over mTLS${code !== undefined ? ` (${code})` : ''}.`,
   );
 }
 
@@ -106,7 +96,7 @@ export async function startOutboundListener(
   options: OutboundListenerOptions,
 ): Promise<OutboundListener> {
   const host = options.host ?? '127.0.0.1';
-  if (!LOOPBACK.test(host) && options.allowNonLoopback !== true) {
+  if (!isLoopback(host) && options.allowNonLoopback !== true) {
     throw new TypeError(
       `outbound host ${host} is not a loopback address; set allowNonLoopback to expose it`,
     );
@@ -228,15 +218,12 @@ export async function startOutboundListener(
         headers['host'] = upstream.origin.host;
         headers['authorization'] = `Bearer ${token.accessToken}`;
         const prefix = upstream.origin.pathname.replace(/\/$/, '');
-        const hasBody =
-          (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') ||
-          req.headers['transfer-encoding'] !== undefined;
         return agent.request({
           origin: upstream.origin.origin,
           method: req.method as 'GET',
           path: prefix + target.path,
           headers,
-          body: hasBody ? req : null,
+          body: requestHasBody(req) ? req : null,
           signal: abort.signal,
           headersTimeout: timeoutMs,
           bodyTimeout: timeoutMs,
