@@ -7,11 +7,8 @@ import { watchIdentityStats } from '../identity/identity-stats.js';
 import type { X509Source } from '../identity/x509-source.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { startInboundListener, type InboundListener } from './inbound/inbound-listener.js';
-import {
-  createInboundProxy,
-  type InboundGrpcHandler,
-  type InboundProxy,
-} from './inbound/inbound-proxy.js';
+import { createInboundProxy, type InboundProxy } from './inbound/inbound-proxy.js';
+import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
 import { startOutboundListener, type OutboundListener } from './outbound/outbound-proxy.js';
 import { createGrpcForwarder, type GrpcForwarder } from './inbound/grpc-forwarder.js';
 import { startLocalApi, type LocalApi } from './local-api/local-api.js';

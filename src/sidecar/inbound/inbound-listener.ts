@@ -16,7 +16,8 @@ import { bearerErrorResponseOf } from '../../http/bearer-error-response.js';
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from './concurrency-limit.js';
 import type { AnyRequest } from '../../http/connection-peer.js';
 import { deferContinue } from './expect-continue.js';
-import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
+import type { AnyResponse } from './any-response.js';
+import type { InboundProxy } from './inbound-proxy.js';
 import { listen } from '../listen.js';
 
 /** Limits of the inbound listener, in bytes and milliseconds. */
