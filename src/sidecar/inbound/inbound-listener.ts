@@ -86,6 +86,8 @@ export async function startInboundListener(
   const limits = options.limits ?? {};
   const maxHeaderBytes = limits.maxHeaderBytes ?? 16_384;
   const keepAlive = limits.keepAliveTimeoutMs ?? 5_000;
+  const headersTimeout = limits.headersTimeoutMs ?? 60_000;
+  const requestTimeout = limits.requestTimeoutMs ?? 300_000;
   const logger = options.logger;
   const server = createSecureServer({
     ...tlsOptionsOf(options.source.current(), options.tls),
@@ -98,8 +100,8 @@ export async function startInboundListener(
   // which reads these properties.
   const http1 = server as unknown as Record<string, unknown>;
   http1['maxHeaderSize'] = maxHeaderBytes;
-  http1['requestTimeout'] = limits.requestTimeoutMs ?? 300_000;
-  http1['headersTimeout'] = limits.headersTimeoutMs ?? 60_000;
+  http1['requestTimeout'] = requestTimeout;
+  http1['headersTimeout'] = headersTimeout;
   http1['keepAliveTimeout'] = keepAlive;
   server.maxConnections = limits.maxConnections ?? 10_000;
   // A well-behaved HTTP/2 peer then opens no more streams than the proxy admits per connection.
@@ -115,9 +117,8 @@ export async function startInboundListener(
   const sockets = new Set<TLSSocket>();
   const sessions = new Set<Http2Session>();
   const openResponses = new OpenResponses();
-  const headerDeadlines = new HeaderDeadlines(server, limits.headersTimeoutMs ?? 60_000);
+  const headerDeadlines = new HeaderDeadlines(server, headersTimeout);
   const idleDrain = new IdleDrain(keepAlive, (socket) => openResponses.busy(socket));
-  const requestTimeout = limits.requestTimeoutMs ?? 300_000;
 
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
