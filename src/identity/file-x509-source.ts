@@ -1,11 +1,13 @@
-import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import { CertboundError, isCertboundError } from '../errors.js';
+import { CertboundError } from '../errors.js';
 import { checkIdentity } from './check-identity.js';
 import { watchDirectories, type DirectoryWatch } from './directory-watch.js';
+import { readIdentityFiles } from './identity-files-snapshot.js';
+import { RefreshSchedule } from './refresh-schedule.js';
 import { FailureLog, identityLogger } from './identity-logger.js';
+import { droppedCas, rotationVerdictOf } from './rotation-verdict.js';
+import { awaitStableChange } from './stable-change.js';
 import type { IdentityMaterial, WorkloadIdentity } from './workload-identity.js';
 import { X509SourceBase } from './x509-source-base.js';
 
@@ -47,48 +49,7 @@ export interface FileX509SourceOptions {
   now?: () => number;
 }
 
-/** What one read of the three files gave: their text, or the read error. */
-type Snapshot =
-  | { readonly ok: true; readonly material: IdentityMaterial; readonly digest: string }
-  | { readonly ok: false; readonly error: CertboundError; readonly digest: string };
-
 /** Default quiet period, see {@link FileX509SourceOptions.debounceMs}. */
-// A writer still busy after this many quiet periods is chased again on the next signal.
-const MAX_STABILITY_ROUNDS = 20;
-
-/** What a settled candidate would do: nothing, publish, or reject. */
-type Verdict =
-  | { readonly kind: 'same' }
-  | { readonly kind: 'publish'; readonly identity: WorkloadIdentity; readonly hold: boolean }
-  | { readonly kind: 'reject'; readonly error: CertboundError };
-
-/** CAs of `previous` that `next` no longer holds, by thumbprint. */
-function droppedCas(previous: WorkloadIdentity, next: WorkloadIdentity): number {
-  const kept = new Set(next.bundle.map((c) => c.fingerprint256));
-  return previous.bundle.filter((c) => !kept.has(c.fingerprint256)).length;
-}
-
-function describeReadError(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'ENOENT') return 'does not exist';
-  if (code === 'EACCES' || code === 'EPERM') return 'is not readable (permission denied)';
-  if (code === 'EISDIR') return 'is a directory, not a file';
-  return `cannot be read (${typeof code === 'string' ? code : 'unknown error'})`;
-}
-
-async function readOne(path: string, what: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw new CertboundError(
-      'ERR_FILE_UNREADABLE',
-      `${what} file ${path} ${describeReadError(err)}.`,
-      {
-        details: { path },
-      },
-    );
-  }
-}
 
 /**
  * An {@link X509Source} that follows a certificate, key and bundle on disk — the files
@@ -108,11 +69,8 @@ export class FileX509Source extends X509SourceBase {
   readonly #logger: Logger;
   readonly #failures: FailureLog;
   #watch: DirectoryWatch | undefined;
-  #debounce: NodeJS.Timeout | undefined;
+  readonly #schedule: RefreshSchedule;
   #lastDigest = '';
-  #running: Promise<void> | undefined;
-  #again = false;
-  #stabilityTimer: { timer: NodeJS.Timeout; resolve: () => void } | undefined;
 
   private constructor(options: FileX509SourceOptions, logger: Logger) {
     super();
@@ -127,6 +85,15 @@ export class FileX509Source extends X509SourceBase {
     };
     this.#logger = logger;
     this.#failures = new FailureLog(logger);
+    this.#schedule = new RefreshSchedule({
+      refresh: () => this.#refresh(),
+      quietMs: this.#options.debounceMs,
+      closed: () => this.closed,
+      // Only a close() racing the refresh gets here; nothing is left to update.
+      onError: (err) => {
+        if (!this.closed) this.#logger.error({ err }, 'identity refresh failed');
+      },
+    });
   }
 
   /**
@@ -145,7 +112,7 @@ export class FileX509Source extends X509SourceBase {
     if (options.pollIntervalMs !== undefined && !(options.pollIntervalMs > 0))
       throw new TypeError('FileX509Source: pollIntervalMs must be > 0');
     const source = new FileX509Source(options, identityLogger(options.logger));
-    const snapshot = await source.#read();
+    const snapshot = await readIdentityFiles(source.#options);
     if (!snapshot.ok) throw snapshot.error;
     const identity = source.#check(snapshot.material);
     source.#lastDigest = snapshot.digest;
@@ -164,7 +131,7 @@ export class FileX509Source extends X509SourceBase {
       [dirname(o.certPath), dirname(o.keyPath), dirname(o.bundlePath)],
       {
         pollIntervalMs: o.pollIntervalMs,
-        onSignal: (reason) => source.#signal(reason),
+        onSignal: (reason) => source.#schedule.signal(reason),
       },
     );
     return source;
@@ -176,127 +143,38 @@ export class FileX509Source extends X509SourceBase {
    */
   async reload(): Promise<void> {
     if (this.closed) throw new CertboundError('ERR_SOURCE_CLOSED');
-    await this.#runRefresh();
+    await this.#schedule.run();
   }
 
   override async close(): Promise<void> {
     this.#watch?.close();
     this.#watch = undefined;
-    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
-    this.#debounce = undefined;
-    if (this.#stabilityTimer !== undefined) {
-      clearTimeout(this.#stabilityTimer.timer);
-      this.#stabilityTimer.resolve();
-    }
+    this.#schedule.close();
     await super.close();
-    await this.#running?.catch(() => undefined);
-  }
-
-  #signal(reason: 'event' | 'poll'): void {
-    if (this.closed) return;
-    if (reason === 'poll') {
-      void this.#runRefresh();
-      return;
-    }
-    if (this.#debounce !== undefined) clearTimeout(this.#debounce);
-    this.#debounce = setTimeout(() => {
-      this.#debounce = undefined;
-      void this.#runRefresh();
-    }, this.#options.debounceMs);
-    this.#debounce.unref();
-  }
-
-  /** Serialises refreshes: one at a time, and one more if asked while running. */
-  #runRefresh(): Promise<void> {
-    if (this.#running !== undefined) {
-      this.#again = true;
-      return this.#running;
-    }
-    const run = async (): Promise<void> => {
-      do {
-        this.#again = false;
-        try {
-          await this.#refresh();
-        } catch (err) {
-          // Only a close() racing the refresh gets here; nothing is left to update.
-          if (!this.closed) this.#logger.error({ err }, 'identity refresh failed');
-        }
-      } while (this.#again && !this.closed);
-    };
-    this.#running = run().finally(() => {
-      this.#running = undefined;
-    });
-    return this.#running;
+    await this.#schedule.running?.catch(() => undefined);
   }
 
   async #refresh(): Promise<void> {
-    let candidate = await this.#read();
-    if (candidate.digest === this.#lastDigest) return;
-    // Act only on content that two reads a quiet period apart agree on (a writer may be
-    // between two files, or between two halves of one). An invalid candidate or a bundle
-    // that drops a trusted CA must agree once more: a partial write is never rejected or
-    // published just because the writer paused.
-    let confirmed = 0;
-    for (let round = 0; round < MAX_STABILITY_ROUNDS && !this.closed; round++) {
-      await this.#pause(this.#options.debounceMs);
-      if (this.closed) return;
-      const again = await this.#read();
-      if (again.digest !== candidate.digest) {
-        candidate = again;
-        confirmed = 0;
-        continue;
-      }
-      if (candidate.digest === this.#lastDigest) return;
-      const verdict = this.#verdictOf(candidate);
-      if (verdict.kind === 'same') {
-        this.#lastDigest = candidate.digest;
-        this.#failures.reset();
-        return;
-      }
-      const held = verdict.kind === 'reject' || verdict.hold;
-      if (held && confirmed === 0) {
-        confirmed = 1;
-        if (verdict.kind === 'publish') this.#logHeld(verdict.identity);
-        continue;
-      }
-      this.#lastDigest = candidate.digest;
-      if (verdict.kind === 'reject') this.#rejected(verdict.error);
-      else this.#publishRotation(verdict.identity);
-      return;
-    }
-    // Still changing after the last round: the next change event or poll tries again.
-  }
-
-  /** What `snapshot` would do to the current identity. */
-  #verdictOf(snapshot: Snapshot): Verdict {
-    if (!snapshot.ok) return { kind: 'reject', error: snapshot.error };
-    let identity: WorkloadIdentity;
-    try {
-      identity = this.#check(snapshot.material);
-    } catch (err) {
-      return {
-        kind: 'reject',
-        error: isCertboundError(err)
-          ? err
-          : new CertboundError(
-              'ERR_CERT_PARSE',
-              `${this.#options.certPath}: the files could not be checked.`,
-              { cause: err },
-            ),
-      };
-    }
-    const previous = this.current();
-    if (
-      previous.thumbprint === identity.thumbprint &&
-      previous.bundlePem === identity.bundlePem &&
-      previous.keyPem === identity.keyPem
-    )
-      return { kind: 'same' };
-    // A smaller bundle that drops a CA we trust is what a half-written bundle looks like;
-    // a real retirement (retire-ca) survives one more quiet period unchanged.
-    const hold =
-      identity.bundle.length < previous.bundle.length && droppedCas(previous, identity) > 0;
-    return { kind: 'publish', identity, hold };
+    const change = await awaitStableChange({
+      lastDigest: this.#lastDigest,
+      read: () => readIdentityFiles(this.#options),
+      pause: () => this.#schedule.pause(),
+      closed: () => this.closed,
+      verdictOf: (snapshot) =>
+        rotationVerdictOf(
+          snapshot,
+          this.current(),
+          (material) => this.#check(material),
+          this.#options.certPath,
+        ),
+      onHeld: (identity) => this.#logHeld(identity),
+    });
+    if (change === undefined) return;
+    this.#lastDigest = change.digest;
+    const verdict = change.verdict;
+    if (verdict.kind === 'same') this.#failures.reset();
+    else if (verdict.kind === 'reject') this.#rejected(verdict.error);
+    else this.#publishRotation(verdict.identity);
   }
 
   #logHeld(identity: WorkloadIdentity): void {
@@ -337,17 +215,6 @@ export class FileX509Source extends X509SourceBase {
     this.reject(error);
   }
 
-  #pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#stabilityTimer = undefined;
-        resolve();
-      }, ms);
-      timer.unref();
-      this.#stabilityTimer = { timer, resolve };
-    });
-  }
-
   #check(material: IdentityMaterial): WorkloadIdentity {
     const o = this.#options;
     return checkIdentity(material, {
@@ -355,29 +222,5 @@ export class FileX509Source extends X509SourceBase {
       origin: o.certPath,
       ...(o.now !== undefined ? { now: o.now } : {}),
     });
-  }
-
-  async #read(): Promise<Snapshot> {
-    const o = this.#options;
-    try {
-      const [certPem, keyPem, bundlePem] = await Promise.all([
-        readOne(o.certPath, 'certificate'),
-        readOne(o.keyPath, 'key'),
-        readOne(o.bundlePath, 'trust bundle'),
-      ]);
-      const digest = createHash('sha256')
-        .update(certPem)
-        .update('\0')
-        .update(keyPem)
-        .update('\0')
-        .update(bundlePem)
-        .digest('hex');
-      return { ok: true, material: { certPem, keyPem, bundlePem }, digest };
-    } catch (err) {
-      const error = isCertboundError(err)
-        ? err
-        : new CertboundError('ERR_FILE_UNREADABLE', `${o.certPath}: the files cannot be read.`);
-      return { ok: false, error, digest: `error:${error.code}:${error.message}` };
-    }
   }
 }

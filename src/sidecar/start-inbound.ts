@@ -7,7 +7,8 @@ import type { SidecarMetrics } from '../observability/metrics.js';
 import type { Verifier } from '../verify/create-verifier.js';
 import { createGrpcForwarder } from './inbound/grpc-forwarder.js';
 import { startInboundListener, type InboundListener } from './inbound/inbound-listener.js';
-import { createInboundProxy, type InboundGrpcHandler } from './inbound/inbound-proxy.js';
+import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
+import { createInboundProxy } from './inbound/inbound-proxy.js';
 import type { Lifecycle } from './lifecycle.js';
 
 /** What {@link startInbound} wires together. */

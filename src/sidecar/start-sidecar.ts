@@ -10,7 +10,7 @@ import { startAdminServer, type AdminServer } from './admin-server.js';
 import { jwksOptionOf, readConfiguredFile, tokenRequestOf } from './config-files.js';
 import { identitySourceOf } from './identity-source.js';
 import type { InboundListener } from './inbound/inbound-listener.js';
-import type { InboundGrpcHandler } from './inbound/inbound-proxy.js';
+import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
 import { Lifecycle } from './lifecycle.js';
 import { startLocalApi, type LocalApi } from './local-api/local-api.js';
 import type { GrpcOutboundListener } from './outbound/grpc-outbound-listener.js';

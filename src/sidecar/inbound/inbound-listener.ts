@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { CertboundError } from '../../errors.js';
 import {
   followSecureContext,
   tlsOptionsOf,
@@ -12,11 +11,15 @@ import {
 import type { X509Source } from '../../identity/x509-source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
-import { bearerErrorResponseOf } from '../../http/bearer-error-response.js';
 import { DEFAULT_MAX_CONCURRENT_STREAMS } from './concurrency-limit.js';
 import type { AnyRequest } from '../../http/connection-peer.js';
 import { deferContinue } from './expect-continue.js';
-import type { AnyResponse, InboundProxy } from './inbound-proxy.js';
+import { answerClientError } from './client-error-answer.js';
+import { armBodyDeadline, HeaderDeadlines } from './http1-deadlines.js';
+import { IdleDrain } from './idle-drain.js';
+import { OpenResponses } from './open-responses.js';
+import type { AnyResponse } from './any-response.js';
+import type { InboundProxy } from './inbound-proxy.js';
 import { listen } from '../listen.js';
 
 /** Limits of the inbound listener, in bytes and milliseconds. */
@@ -72,14 +75,6 @@ export interface InboundListener {
   drain(graceMs: number): Promise<void>;
 }
 
-function rawErrorResponse(err: CertboundError): string {
-  const response = bearerErrorResponseOf(err);
-  const lines = [`HTTP/1.1 ${response.status} ${err.code}`];
-  for (const [k, v] of Object.entries(response.headers)) lines.push(`${k}: ${v}`);
-  lines.push('connection: close', '', response.body);
-  return lines.join('\r\n');
-}
-
 /**
  * Starts the mTLS inbound listener: TLS ≥ 1.2, client certificates required and verified
  * against the bundle at the handshake (RFC 8705 §3 needs a verified certificate), HTTP/1.1
@@ -91,6 +86,8 @@ export async function startInboundListener(
   const limits = options.limits ?? {};
   const maxHeaderBytes = limits.maxHeaderBytes ?? 16_384;
   const keepAlive = limits.keepAliveTimeoutMs ?? 5_000;
+  const headersTimeout = limits.headersTimeoutMs ?? 60_000;
+  const requestTimeout = limits.requestTimeoutMs ?? 300_000;
   const logger = options.logger;
   const server = createSecureServer({
     ...tlsOptionsOf(options.source.current(), options.tls),
@@ -103,8 +100,8 @@ export async function startInboundListener(
   // which reads these properties.
   const http1 = server as unknown as Record<string, unknown>;
   http1['maxHeaderSize'] = maxHeaderBytes;
-  http1['requestTimeout'] = limits.requestTimeoutMs ?? 300_000;
-  http1['headersTimeout'] = limits.headersTimeoutMs ?? 60_000;
+  http1['requestTimeout'] = requestTimeout;
+  http1['headersTimeout'] = headersTimeout;
   http1['keepAliveTimeout'] = keepAlive;
   server.maxConnections = limits.maxConnections ?? 10_000;
   // A well-behaved HTTP/2 peer then opens no more streams than the proxy admits per connection.
@@ -119,57 +116,20 @@ export async function startInboundListener(
   let draining = false;
   const sockets = new Set<TLSSocket>();
   const sessions = new Set<Http2Session>();
-  // The HTTP/1.1 responses of each connection that have not closed yet.
-  const openResponses = new WeakMap<object, Set<AnyResponse>>();
-  const busy = (socket: object): boolean => (openResponses.get(socket)?.size ?? 0) > 0;
-  const headersTimeout = limits.headersTimeoutMs ?? 60_000;
-  const headerDeadlines = new WeakMap<object, NodeJS.Timeout>();
-  // node checks headersTimeout only inside http.Server: HTTP/1.1 on an http2 server gets no
-  // check, so a client that never finishes (slowloris) or never starts its headers would hold
-  // its connection forever. The deadline runs from connect / end of a response to the next request.
-  const armHeaderDeadline = (socket: TLSSocket): void => {
-    clearTimeout(headerDeadlines.get(socket));
-    const timer = setTimeout(() => {
-      if (!socket.writable) return socket.destroy();
-      socket.once('finish', () => socket.destroy());
-      const err = Object.assign(new Error('request headers timed out'), {
-        code: 'ERR_HTTP_REQUEST_TIMEOUT',
-      });
-      server.emit('clientError', err, socket);
-    }, headersTimeout);
-    timer.unref();
-    headerDeadlines.set(socket, timer);
-  };
-
-  // Drain of an idle HTTP/1.1 connection: a client may be sending its next request right
-  // now, and a FIN crossing it loses that request (RFC 9112 §9.6). So idle connections are
-  // closed only once they stayed idle for the keep-alive time the client was told
-  // (`Keep-Alive: timeout`), and with no bytes arriving meanwhile; a request that does
-  // arrive is answered with `connection: close` and the connection closes after it.
-  const drainIdleTimers = new WeakMap<object, NodeJS.Timeout>();
-  const closeWhenIdle = (socket: TLSSocket): void => {
-    clearTimeout(drainIdleTimers.get(socket));
-    const bytesSeen = socket.bytesRead;
-    const timer = setTimeout(() => {
-      if (busy(socket)) return;
-      if (socket.bytesRead !== bytesSeen) return closeWhenIdle(socket);
-      // Half-close and let the client close its side (RFC 9112 §9.6); the grace bounds it.
-      socket.end();
-    }, keepAlive);
-    timer.unref();
-    drainIdleTimers.set(socket, timer);
-  };
+  const openResponses = new OpenResponses();
+  const headerDeadlines = new HeaderDeadlines(server, headersTimeout);
+  const idleDrain = new IdleDrain(keepAlive, (socket) => openResponses.busy(socket));
 
   server.on('secureConnection', (socket: TLSSocket) => {
     sockets.add(socket);
     options.metrics?.activeConnections.inc({ listener: 'inbound' });
     if (socket.alpnProtocol !== 'h2') {
-      armHeaderDeadline(socket);
-      if (draining) closeWhenIdle(socket);
+      headerDeadlines.arm(socket);
+      if (draining) idleDrain.closeWhenIdle(socket);
     }
     socket.once('close', () => {
-      clearTimeout(headerDeadlines.get(socket));
-      clearTimeout(drainIdleTimers.get(socket));
+      headerDeadlines.clear(socket);
+      idleDrain.cancel(socket);
       sockets.delete(socket);
       options.metrics?.activeConnections.dec({ listener: 'inbound' });
     });
@@ -184,82 +144,29 @@ export async function startInboundListener(
   server.on('tlsClientError', (err: Error & { code?: string }) => {
     logger.debug({ code: err.code, reason: err.message }, 'TLS handshake refused');
   });
-  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) => {
-    // Metrics carry certbound's stable codes only (node's codes are mapped or grouped).
-    const code =
-      err.code === 'HPE_HEADER_OVERFLOW'
-        ? 'ERR_HEADERS_TOO_LARGE'
-        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
-          ? 'ERR_REQUEST_TIMEOUT'
-          : 'ERR_INVALID_REQUEST';
-    // A peer that went away (reset, closed) made no request: nothing to answer or count.
-    if (!socket.writable) return socket.destroy();
-    options.metrics?.inboundRequests.inc({ result: 'rejected', code });
-    if (code === 'ERR_INVALID_REQUEST') {
-      socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    } else {
-      socket.end(rawErrorResponse(new CertboundError(code)));
-    }
-  });
-  const requestTimeout = limits.requestTimeoutMs ?? 300_000;
-  // Like the headers deadline, node's requestTimeout is only checked inside http.Server: a
-  // client that sends headers then dribbles (or stops sending) its body gets a 408 here.
-  // Bodiless requests are complete with their headers and need no timer.
-  const armBodyDeadline = (req: AnyRequest, res: AnyResponse): void => {
-    const length = req.headers['content-length'];
-    if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined)
-      return;
-    const timer = setTimeout(() => {
-      if (req.complete) return;
-      const socket = req.socket as TLSSocket;
-      options.metrics?.inboundRequests.inc({ result: 'rejected', code: 'ERR_REQUEST_TIMEOUT' });
-      if (!res.headersSent && socket.writable) {
-        socket.end(rawErrorResponse(new CertboundError('ERR_REQUEST_TIMEOUT')));
-      }
-      socket.destroySoon();
-    }, requestTimeout);
-    timer.unref();
-    res.once('close', () => clearTimeout(timer));
-  };
+  server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>
+    answerClientError(err, socket, options.metrics),
+  );
 
   server.on('request', (req: AnyRequest, res: AnyResponse) => {
-    const conn = req.socket as object;
     if (req.httpVersionMajor === 1) {
-      clearTimeout(headerDeadlines.get(conn));
-      clearTimeout(drainIdleTimers.get(conn));
+      const conn = req.socket as object;
+      headerDeadlines.clear(conn);
+      idleDrain.cancel(conn);
       // Draining: this response says `connection: close` and node closes after it.
       if (draining) (res as ServerResponse).shouldKeepAlive = false;
-      armBodyDeadline(req, res);
-      let open = openResponses.get(conn);
-      if (open === undefined) {
-        const responses = new Set<AnyResponse>();
-        open = responses;
-        openResponses.set(conn, responses);
-        // node never emits `close` on a response queued behind a pipelined one when the
-        // connection dies; whatever waits for it (the app request's abort, the peer's
-        // concurrency slot) would wait forever. Those that node did not close, we close.
-        req.socket.once('close', () =>
-          process.nextTick(() => {
-            for (const orphan of responses) orphan.emit('close');
-          }),
-        );
-      }
-      const responses = open;
-      responses.add(res);
-      res.once('close', () => {
-        responses.delete(res);
-        const socket = conn as TLSSocket;
-        if (responses.size > 0 || socket.destroyed) return;
-        armHeaderDeadline(socket);
+      armBodyDeadline(req, res, requestTimeout, options.metrics);
+      openResponses.track(req, res, (socket) => {
+        headerDeadlines.arm(socket);
         // A response that went out before the drain kept the connection alive: the client
         // may reuse it, so it is closed like any idle one.
-        if (draining) closeWhenIdle(socket);
+        if (draining) idleDrain.closeWhenIdle(socket);
       });
     }
     options.proxy.handleRequest(req, res);
   });
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    clearTimeout(headerDeadlines.get(socket));
+    headerDeadlines.clear(socket);
     options.proxy.handleUpgrade(req, socket, head);
   });
 
@@ -297,12 +204,13 @@ export async function startInboundListener(
       draining = true;
       unfollow();
       // With allowHTTP1, node's close() first destroys idle HTTP/1.1 connections
-      // (closeIdleConnections): the very race above. closeWhenIdle closes them instead.
+      // (closeIdleConnections): the very race IdleDrain avoids; it closes them instead.
       http1['closeIdleConnections'] = () => undefined;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of sessions) session.close();
       for (const socket of sockets) {
-        if (!busy(socket) && socket.alpnProtocol !== 'h2') closeWhenIdle(socket);
+        if (!openResponses.busy(socket) && socket.alpnProtocol !== 'h2')
+          idleDrain.closeWhenIdle(socket);
       }
       let timer: NodeJS.Timeout | undefined;
       const expired = new Promise<'expired'>((resolve) => {
