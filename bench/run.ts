@@ -28,6 +28,9 @@ const WARMUP_MS = Math.min(1_500, ROUND_MS);
 const RUN_WARMUP_MS = 600;
 const CONCURRENCY = 16;
 const FRESH_TOKENS = Number(process.env['BENCH_FRESH_TOKENS'] ?? 30_000);
+// `BENCH_PREVIOUS_CLI=/path/to/old/dist/src/cli/main.js make bench` adds the previous build
+// as a variant of the sidecar rows, measured side by side in the same rounds.
+const PREVIOUS_CLI = process.env['BENCH_PREVIOUS_CLI'];
 
 const HTTP = 'HTTP inbound, token reused';
 const FRESH = 'HTTP inbound, fresh token per request';
@@ -41,6 +44,8 @@ const V = {
   grpcDirect: 'grpc-js server, no interceptor',
   grpcInterceptor: 'grpc-js server + boundTokenServerInterceptor',
   grpcSidecar: 'certbound sidecar → grpc-js app (h2c)',
+  previous: 'certbound sidecar, previous build',
+  grpcPrevious: 'certbound sidecar, previous build → grpc-js app',
 } as const;
 
 const log = (line: string): void => console.log(line);
@@ -176,6 +181,18 @@ async function main(): Promise<void> {
       cpu: pin.server,
     });
     sidecars.push(sidecar);
+    const previous =
+      PREVIOUS_CLI !== undefined
+        ? await startSidecarUnderTest(env, {
+            name: 'sidecar-previous',
+            appUrl,
+            grpcAppUrl: `http://127.0.0.1:${grpcApp.first.plainPort}`,
+            logLevel: 'warn',
+            cpu: pin.server,
+            cli: PREVIOUS_CLI,
+          })
+        : undefined;
+    if (previous !== undefined) sidecars.push(previous);
     const sidecarLog = await startSidecarUnderTest(env, {
       name: 'sidecar-log',
       appUrl,
@@ -273,6 +290,14 @@ async function main(): Promise<void> {
       httpVariant(env, V.direct, app.first.tlsPort, env.tokens.reused, [appPid]),
       httpVariant(env, V.bare, bare.first.port, env.tokens.reused, [bare.child.pid!, appPid]),
       httpVariant(env, V.certbound, sidecar.inboundPort, env.tokens.reused, [sidecar.pid, appPid]),
+      ...(previous !== undefined
+        ? [
+            httpVariant(env, V.previous, previous.inboundPort, env.tokens.reused, [
+              previous.pid,
+              appPid,
+            ]),
+          ]
+        : []),
       httpVariant(env, V.certboundLog, sidecarLog.inboundPort, env.tokens.reused, [
         sidecarLog.pid,
         appPid,
@@ -304,6 +329,9 @@ async function main(): Promise<void> {
       grpcVariant(env, V.grpcDirect, grpcApp.first.directPort, [grpcPid]),
       grpcVariant(env, V.grpcInterceptor, grpcApp.first.interceptorPort, [grpcPid]),
       grpcVariant(env, V.grpcSidecar, sidecar.inboundPort, [sidecar.pid, grpcPid]),
+      ...(previous !== undefined
+        ? [grpcVariant(env, V.grpcPrevious, previous.inboundPort, [previous.pid, grpcPid])]
+        : []),
     ]);
 
     const end = memoryOf(sidecar.pid);

@@ -23,6 +23,8 @@ export interface SidecarLaunchOptions {
   grpcAppUrl?: string;
   logLevel: 'warn' | 'info';
   cpu: number | undefined;
+  /** Another build's CLI (`BENCH_PREVIOUS_CLI`), to compare against the previous version. */
+  cli?: string;
 }
 
 async function readyz(port: number): Promise<boolean> {
@@ -67,7 +69,7 @@ export async function startSidecarUnderTest(
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('CERTBOUND_')) childEnv[k] = v;
   }
-  const cli = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const cli = o.cli ?? join(ROOT, 'dist', 'src', 'cli', 'main.js');
   const [cmd, args] = pinned(o.cpu, process.execPath, [cli, 'run', '--config', configPath]);
   const started = performance.now();
   const child = spawn(cmd, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
