@@ -16,6 +16,11 @@ const HOP_BY_HOP = new Set([
   'http2-settings',
 ]);
 
+/** True for a connection-specific field that is never forwarded (RFC 9110 §7.6.1, RFC 9113 §8.2.2). */
+export function isHopByHop(name: string): boolean {
+  return HOP_BY_HOP.has(name);
+}
+
 function connectionTokens(headers: IncomingHttpHeaders): Set<string> {
   const value: string | string[] | undefined = headers['connection'];
   const tokens = new Set<string>();

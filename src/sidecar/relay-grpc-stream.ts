@@ -8,17 +8,13 @@ import {
 } from 'node:http2';
 import { CertboundError, GrpcCode, type ErrorCode } from '../errors.js';
 import { writeGrpcError } from '../grpc/trailers-only.js';
+import { isHopByHop } from './forward-headers.js';
 
-// RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'upgrade',
-  'host',
-  'http2-settings',
-]);
+// RFC 9113 §8.2.2: connection-specific fields must not appear in HTTP/2, except `te:
+// trailers`, which gRPC requires; `host` becomes `:authority`.
+function dropped(name: string): boolean {
+  return name === 'host' || (name !== 'te' && isHopByHop(name));
+}
 
 /**
  * Request headers for the next hop: the caller's gRPC metadata minus pseudo-headers,
@@ -37,7 +33,7 @@ export function forwardHeaders(
     ':path': incoming[':path'] ?? '/',
   };
   for (const [name, value] of Object.entries(incoming)) {
-    if (name.startsWith(':') || HOP_BY_HOP.has(name) || drop(name) || value === undefined) continue;
+    if (name.startsWith(':') || dropped(name) || drop(name) || value === undefined) continue;
     out[name] = value;
   }
   for (const [name, value] of extra) out[name] = value;
@@ -146,7 +142,7 @@ export function relayGrpcStream(
 function responseHeadersOf(headers: IncomingHttpHeaders, withStatus = true): OutgoingHttpHeaders {
   const out: OutgoingHttpHeaders = withStatus ? { ':status': headers[':status'] ?? 200 } : {};
   for (const [name, value] of Object.entries(headers)) {
-    if (name.startsWith(':') || HOP_BY_HOP.has(name) || value === undefined) continue;
+    if (name.startsWith(':') || dropped(name) || value === undefined) continue;
     out[name] = value;
   }
   return out;

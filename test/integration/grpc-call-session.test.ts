@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { Writable } from 'node:stream';
 import { ServerInterceptingCall, type ServerInterceptor } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,9 +10,9 @@ import {
 import { sessionOf } from '../../src/grpc/call-session.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
 import { createInboundRecorder } from '../../src/observability/inbound-recorder.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { createVerifier, type Verifier } from '../../src/verify/create-verifier.js';
+import { captureLogs } from '../support/log-capture.js';
 import { createTestPki, materialOf, type TestPki } from '../support/pki.js';
 import {
   AUDIENCE,
@@ -39,7 +38,8 @@ let minter: TokenMinter;
 let verifier: Verifier;
 let server: EchoServer;
 const sessions: Array<object | undefined> = [];
-const lines: Record<string, unknown>[] = [];
+const logs = captureLogs();
+const lines = logs.lines;
 const metrics = createMetrics({ processMetrics: false });
 const sources: StaticX509Source[] = [];
 
@@ -47,17 +47,7 @@ beforeAll(async () => {
   pki = await createTestPki(['orders', 'payments']);
   minter = await createTokenMinter();
   verifier = createVerifier({ jwks: { keys: minter.jwks }, issuer: ISSUER, audience: AUDIENCE });
-  const destination = new Writable({
-    write(chunk: Buffer, _e, done) {
-      for (const l of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
-  const recorder = createInboundRecorder({
-    logger: createLogger({ level: 'info', destination }),
-    metrics,
-  });
+  const recorder = createInboundRecorder({ logger: logs.logger, metrics });
   const probe: ServerInterceptor = (_method, call) => {
     sessions.push(sessionOf(call));
     return new ServerInterceptingCall(call);

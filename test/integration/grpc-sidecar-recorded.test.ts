@@ -1,10 +1,8 @@
-import { Writable } from 'node:stream';
 import { ServerCredentials } from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/config/load-config.js';
 import { channelCredentialsFrom } from '../../src/grpc/index.js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { startSidecar, type Sidecar } from '../../src/sidecar/start-sidecar.js';
 import {
   echoClient,
@@ -15,6 +13,7 @@ import {
 } from '../support/grpc-echo.js';
 import { startRecordingApp, tempDir, type RecordingApp } from '../support/http-fixtures.js';
 import { createTestIssuer, type TestIssuer } from '../support/jwt.js';
+import { captureLogs } from '../support/log-capture.js';
 import { createTestPki, materialOf, type TestPki } from '../support/pki.js';
 
 let pki: TestPki;
@@ -22,7 +21,8 @@ let issuer: TestIssuer;
 let grpcApp: EchoServer;
 let httpApp: RecordingApp;
 let sidecar: Sidecar;
-const lines: Record<string, unknown>[] = [];
+const logs = captureLogs();
+const lines = logs.lines;
 const sources: StaticX509Source[] = [];
 
 beforeAll(async () => {
@@ -35,13 +35,6 @@ beforeAll(async () => {
   ]);
   grpcApp = await startEchoServer({ credentials: ServerCredentials.createInsecure() });
   const payments = pki.workloads['payments']!;
-  const destination = new Writable({
-    write(chunk: Buffer, _e, done) {
-      for (const l of chunk.toString().split('\n').filter(Boolean))
-        lines.push(JSON.parse(l) as Record<string, unknown>);
-      done();
-    },
-  });
   sidecar = await startSidecar(
     parseConfig(
       {
@@ -63,7 +56,7 @@ beforeAll(async () => {
       },
       {},
     ),
-    { logger: createLogger({ level: 'info', destination }), processMetrics: false },
+    { logger: logs.logger, processMetrics: false },
   );
 });
 

@@ -1,4 +1,3 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { ErrorCode } from '../../src/errors.js';
 import {
@@ -6,9 +5,9 @@ import {
   resultOf,
   traceIdOf,
 } from '../../src/observability/inbound-recorder.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { principalOf } from '../../src/verify/principal.js';
+import { captureLogs } from '../support/log-capture.js';
 
 describe('resultOf: one classification for HTTP and gRPC', () => {
   it.each<[ErrorCode | undefined, string]>([
@@ -35,19 +34,9 @@ describe('traceIdOf', () => {
 
 describe('createInboundRecorder', () => {
   function setup() {
-    const lines: Record<string, unknown>[] = [];
-    const destination = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        for (const l of chunk.toString().split('\n').filter(Boolean))
-          lines.push(JSON.parse(l) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { logger, lines } = captureLogs();
     const metrics = createMetrics({ processMetrics: false });
-    const recorder = createInboundRecorder({
-      logger: createLogger({ level: 'info', destination }),
-      metrics,
-    });
+    const recorder = createInboundRecorder({ logger, metrics });
     return { lines, metrics, recorder };
   }
   const peer = {
