@@ -14,7 +14,8 @@ import type { AnyResponse } from './any-response.js';
 import { appErrorOf } from './app-error.js';
 import type { CallReporter } from './call-reporter.js';
 import { sendDeferredContinue } from './expect-continue.js';
-import { hasBody, hostOf } from './request-shape.js';
+import { requestHasBody } from '../../http/request-has-body.js';
+import { hostOf } from './request-shape.js';
 
 /** Options of {@link createAppForward}. */
 export interface AppForwardOptions {
@@ -108,7 +109,7 @@ export function createAppForward(options: AppForwardOptions): AppForward {
         method: req.method as 'GET',
         path: target.path + target.query,
         headers: headers as Record<string, string | string[]>,
-        body: hasBody(req) ? req : null,
+        body: requestHasBody(req) ? req : null,
         signal: abort,
         headersTimeout: appTimeout,
         bodyTimeout: appTimeout,

@@ -6,6 +6,7 @@ import type { AnyRequest } from '../../http/connection-peer.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import type { AnyResponse } from './any-response.js';
 import { rawBearerErrorOf } from './raw-bearer-error.js';
+import { requestHasBody } from '../../http/request-has-body.js';
 
 /**
  * The headers deadline of HTTP/1.1 connections on an http2 server: node checks
@@ -57,9 +58,7 @@ export function armBodyDeadline(
   timeoutMs: number,
   metrics: SidecarMetrics | undefined,
 ): void {
-  const length = req.headers['content-length'];
-  if ((length === undefined || length === '0') && req.headers['transfer-encoding'] === undefined)
-    return;
+  if (!requestHasBody(req)) return;
   const timer = setTimeout(() => {
     if (req.complete) return;
     const socket = req.socket as TLSSocket;

@@ -19,13 +19,6 @@ export function isGrpc(req: AnyRequest): boolean {
   return isHttp2(req) && (req.headers['content-type'] ?? '').startsWith('application/grpc');
 }
 
-/** True when the request carries (or may carry) a body to stream to the app. */
-export function hasBody(req: AnyRequest): boolean {
-  if (isHttp2(req)) return !req.stream.endAfterHeaders;
-  const length = req.headers['content-length'];
-  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
-}
-
 /** The host the client addressed, for the app's `Host` / forwarded headers. */
 export function hostOf(req: AnyRequest, target: RequestTarget): string | undefined {
   // RFC 9112 §3.2.2: an absolute-form target's authority replaces Host.

@@ -2,6 +2,7 @@ import { request as httpRequest, type ClientRequest, type IncomingMessage } from
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Socket } from 'node:net';
 import { CertboundError } from '../../errors.js';
+import { requestHasBody } from '../../http/request-has-body.js';
 
 /**
  * Why an HTTP/1.1 upgrade request is not forwarded, or `undefined` for the one upgrade
@@ -26,8 +27,7 @@ export function upgradeRefusalOf(req: IncomingMessage): CertboundError | undefin
       'ERR_UPGRADE_UNSUPPORTED',
       'A WebSocket upgrade must be an HTTP/1.1 GET (RFC 6455 §4.1).',
     );
-  const length = req.headers['content-length'];
-  if ((length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined)
+  if (requestHasBody(req))
     return new CertboundError(
       'ERR_UPGRADE_UNSUPPORTED',
       'An upgrade request must not carry a body.',
