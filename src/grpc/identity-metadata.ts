@@ -1,9 +1,8 @@
+import { checkIdentityValues } from '../verify/identity-claims.js';
 import type { Principal } from '../verify/principal.js';
 
 /** Default prefix of the verified-identity metadata/headers certbound sets. */
 export const DEFAULT_IDENTITY_PREFIX = 'x-certbound-';
-
-const PRINTABLE = /^[\x20-\x7e]*$/;
 
 // Verified principals are reused per connection (the verifier's memo): so are their entries.
 const entriesCache = new WeakMap<Principal, { prefix: string; entries: Array<[string, string]> }>();
@@ -11,8 +10,11 @@ const entriesCache = new WeakMap<Principal, { prefix: string; entries: Array<[st
 /**
  * The `<prefix>*` entries that describe a verified caller: `subject`, `client-id`,
  * `spiffe-id`, `scope` (space-separated) and `cert-thumbprint` (as on the HTTP path).
- * Values that are not printable ASCII are left out (gRPC metadata and HTTP/2 headers
- * cannot carry them safely). Callers must not modify the returned array.
+ * Values are checked first, as on the HTTP path (`checkIdentityValues`): a token whose
+ * claims would carry control characters or non-ASCII into metadata is refused, never
+ * passed on altered. Callers must not modify the returned array.
+ *
+ * @throws CertboundError `ERR_CLAIM_UNSAFE` / `ERR_CLAIM_NON_ASCII`
  */
 export function identityEntriesOf(
   principal: Principal,
@@ -20,6 +22,7 @@ export function identityEntriesOf(
 ): ReadonlyArray<readonly [string, string]> {
   const cached = entriesCache.get(principal);
   if (cached?.prefix === prefix) return cached.entries;
+  checkIdentityValues(principal);
   const candidates: Array<[string, string | undefined]> = [
     [`${prefix}subject`, principal.subject],
     [`${prefix}client-id`, principal.clientId],
@@ -28,7 +31,7 @@ export function identityEntriesOf(
     [`${prefix}cert-thumbprint`, principal.thumbprint],
   ];
   const entries = candidates.filter(
-    (e): e is [string, string] => e[1] !== undefined && e[1].length > 0 && PRINTABLE.test(e[1]),
+    (e): e is [string, string] => e[1] !== undefined && e[1].length > 0,
   );
   entriesCache.set(principal, { prefix, entries });
   return entries;

@@ -113,33 +113,36 @@ export function boundTokenServerInterceptor(
           peer = undefined;
           if (err instanceof CertboundError) peerError = err;
         }
-        authorize(metadata, path, peer, peerError).then(
-          (principal) => {
-            for (const key of Object.keys(metadata.getMap())) {
-              if (isIdentityKey(key, prefix)) metadata.remove(key);
-            }
-            for (const [key, value] of identityEntriesOf(principal, prefix))
-              metadata.set(key, value);
-            principals.set(metadata, principal);
-            principalOfCall = principal;
-            next(metadata);
-          },
-          (err: unknown) => {
-            if (err instanceof CertboundError) options.onReject?.(err, path);
-            const status = grpcStatusOf(err);
-            recorder?.record({
-              transport: 'grpc',
-              method: 'POST',
-              path,
-              status: 200,
-              grpcStatus: status.code,
-              code: err instanceof CertboundError ? err.code : 'ERR_INTERNAL',
-              peer,
-              startedAt,
-            });
-            intercepting.sendStatus({ code: status.code, details: status.details });
-          },
-        );
+        // The identity entries are built (and their values checked) inside the chain, so a
+        // refused claim value ends the call like any other refusal.
+        authorize(metadata, path, peer, peerError)
+          .then((principal) => ({ principal, entries: identityEntriesOf(principal, prefix) }))
+          .then(
+            ({ principal, entries }) => {
+              for (const key of Object.keys(metadata.getMap())) {
+                if (isIdentityKey(key, prefix)) metadata.remove(key);
+              }
+              for (const [key, value] of entries) metadata.set(key, value);
+              principals.set(metadata, principal);
+              principalOfCall = principal;
+              next(metadata);
+            },
+            (err: unknown) => {
+              if (err instanceof CertboundError) options.onReject?.(err, path);
+              const status = grpcStatusOf(err);
+              recorder?.record({
+                transport: 'grpc',
+                method: 'POST',
+                path,
+                status: 200,
+                grpcStatus: status.code,
+                code: err instanceof CertboundError ? err.code : 'ERR_INTERNAL',
+                peer,
+                startedAt,
+              });
+              intercepting.sendStatus({ code: status.code, details: status.details });
+            },
+          );
       })
       .build();
     const responder = new ResponderBuilder().withStart((next) => next(listener));

@@ -304,3 +304,26 @@ describe('boundTokenClientInterceptor', () => {
     expect(server.seen.length).toBe(before);
   });
 });
+
+describe('identity metadata values (regression: unsafe claim values were silently dropped)', () => {
+  it.each([
+    ['CR LF in the client id', 'orders\r\nx-certbound-client-id: admin', 'ERR_CLAIM_UNSAFE'],
+    ['a NUL in the client id', 'orders\u0000', 'ERR_CLAIM_UNSAFE'],
+    ['a non-ASCII client id', 'Zoë', 'ERR_CLAIM_NON_ASCII'],
+  ])(
+    '%s: refused with UNAUTHENTICATED %s, the handler never runs',
+    async (_name, clientId, code) => {
+      const token = await minter.mint({
+        thumbprint: pki.workloads['orders']!.thumbprint,
+        clientId,
+      });
+      const before = server.seen.length;
+      const out = await unary(orders, { message: 'x' }, bearer(token));
+      expect(out.ok).toBe(false);
+      if (out.ok) return;
+      expect(out.err.code).toBe(status.UNAUTHENTICATED);
+      expect(errorCodeOfDetails(out.err.details)).toBe(code);
+      expect(server.seen.length).toBe(before);
+    },
+  );
+});
