@@ -205,7 +205,7 @@ export const ERROR_TABLE = {
     http: 403,
     bearer: 'insufficient_scope',
     grpc: S.PERMISSION_DENIED,
-    summary: 'The caller (client id or SPIFFE ID) is not allowed on this route.',
+    summary: 'The caller (client id, SPIFFE ID or token issuer) is not allowed on this route.',
   },
   // Key material of the verifier
   ERR_JWKS_UNAVAILABLE: {

@@ -45,3 +45,8 @@ export {
   type IntrospectionFetch,
   type IntrospectionResult,
 } from './introspection-options.js';
+export {
+  createMultiIssuerVerifier,
+  type IssuerOptions,
+  type MultiIssuerVerifierOptions,
+} from './multi-issuer-verifier.js';
