@@ -25,9 +25,10 @@ export interface IntrospectionOptions {
   /**
    * The introspection endpoint (RFC 7662 §2; for `tls_client_auth` its RFC 8705 §5
    * `mtls_endpoint_aliases.introspection_endpoint` when the AS publishes one). https only,
-   * plain http on loopback.
+   * plain http on loopback. A function is called on first use (metadata discovery), and
+   * again after it fails.
    */
-  endpoint: string;
+  endpoint: string | (() => Promise<string>);
   /** This resource server's `client_id` at the AS. */
   clientId: string;
   /**

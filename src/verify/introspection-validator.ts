@@ -28,6 +28,17 @@ export interface IntrospectionValidator extends TokenValidator {
 
 type Claims = Readonly<Record<string, unknown>>;
 
+/** RFC 7662 §4: the token travels to this URL, so TLS is required (loopback aside). */
+function endpointOf(value: string): URL {
+  const url = URL.parse(value);
+  if (
+    url === null ||
+    !(url.protocol === 'https:' || (url.protocol === 'http:' && isLoopback(url.hostname)))
+  )
+    throw new TypeError('endpoint must be an https URL (plain http is only accepted on loopback)');
+  return url;
+}
+
 function positive(name: string, value: number): number {
   if (!(value > 0 && Number.isFinite(value))) throw new TypeError(`${name} must be a number > 0`);
   return value;
@@ -63,15 +74,9 @@ export function createIntrospectionValidator(
   const audience = Array.isArray(options.audience) ? options.audience : [options.audience];
   if (audience.length === 0 || audience.some((a) => typeof a !== 'string' || a.length === 0))
     throw new TypeError('audience must be a non-empty string or array of non-empty strings');
-  const endpoint = URL.parse(options.endpoint);
-  if (
-    endpoint === null ||
-    !(
-      endpoint.protocol === 'https:' ||
-      (endpoint.protocol === 'http:' && isLoopback(endpoint.hostname))
-    )
-  )
-    throw new TypeError('endpoint must be an https URL (plain http is only accepted on loopback)');
+  if (typeof options.endpoint === 'string') endpointOf(options.endpoint);
+  else if (typeof options.endpoint !== 'function')
+    throw new TypeError('endpoint must be a URL or a function that resolves one');
 
   const now = options.now ?? Date.now;
   const timeoutMs = positive('timeoutMs', options.timeoutMs ?? INTROSPECTION_DEFAULTS.timeoutMs);
@@ -101,17 +106,31 @@ export function createIntrospectionValidator(
   const pending = new Map<string, Promise<VerifiedEntry>>();
   let failure: CertboundError | undefined;
 
-  const as: AuthorizationServer = { issuer, introspection_endpoint: endpoint.href };
   const client: Client = { client_id: clientId };
+  let as: Promise<AuthorizationServer> | undefined;
+  /** The endpoint, resolved once (discovery); a failed resolution is retried by the next call. */
+  function serverOf(): Promise<AuthorizationServer> {
+    const known = options.endpoint;
+    as ??= (typeof known === 'string' ? Promise.resolve(known) : known()).then((url) => ({
+      issuer,
+      introspection_endpoint: endpointOf(url).href,
+    }));
+    as.catch(() => {
+      as = undefined;
+    });
+    return as;
+  }
   const auth =
     options.clientSecret !== undefined ? ClientSecretBasic(options.clientSecret) : TlsClientAuth();
 
   /** One RFC 7662 call; the raw answer (active or not), or ERR_INTROSPECTION_UNAVAILABLE. */
   async function introspect(token: string): Promise<Claims> {
     try {
+      const as = await serverOf();
+      const insecure = (as.introspection_endpoint ?? '').startsWith('http:');
       const response = await introspectionRequest(as, client, auth, token, {
         signal: AbortSignal.timeout(timeoutMs),
-        ...(endpoint?.protocol === 'http:' ? { [allowInsecureRequests]: true } : {}),
+        ...(insecure ? { [allowInsecureRequests]: true } : {}),
         ...(options.fetch !== undefined ? { [customFetch]: options.fetch } : {}),
       });
       const body = await processIntrospectionResponse(as, client, response);
