@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import {
   ClientSecretBasic,
   TlsClientAuth,
@@ -27,6 +28,9 @@ export interface IntrospectionValidator extends TokenValidator {
 }
 
 type Claims = Readonly<Record<string, unknown>>;
+
+/** Least time between two readiness probes of a failing introspection endpoint. */
+const PROBE_COOLDOWN_MS = 1_000;
 
 /** RFC 7662 §4: the token travels to this URL, so TLS is required (loopback aside). */
 function endpointOf(value: string): URL {
@@ -105,6 +109,9 @@ export function createIntrospectionValidator(
   const refused = new VerifiedTokenCache(cacheSize);
   const pending = new Map<string, Promise<VerifiedEntry>>();
   let failure: CertboundError | undefined;
+  let probedAt = Number.NEGATIVE_INFINITY;
+  // Never a real token: an `active: false` answer to it proves the AS answers again.
+  const probeToken = `certbound-readiness-probe-${randomBytes(16).toString('base64url')}`;
 
   const client: Client = { client_id: clientId };
   let as: Promise<AuthorizationServer> | undefined;
@@ -204,7 +211,15 @@ export function createIntrospectionValidator(
       };
     },
     ready(): ReadinessStatus {
-      return failure === undefined ? { ok: true } : { ok: false, reason: failure.message };
+      if (failure === undefined) return { ok: true };
+      // An unready sidecar gets no traffic to find out the AS is back: the probe asks, at
+      // most once per PROBE_COOLDOWN_MS.
+      const at = now();
+      if (at - probedAt >= PROBE_COOLDOWN_MS) {
+        probedAt = at;
+        introspect(probeToken).catch(() => undefined);
+      }
+      return { ok: false, reason: failure.message };
     },
     close: () => Promise.resolve(),
   };

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { CompactSign } from 'jose';
 import type { Agent } from 'undici';
 import {
@@ -69,6 +69,7 @@ verify:
       audience: "${PAYMENTS}"
       introspection: { clientId: payments, cacheMaxAge: 60s }
     - { issuer: "${b.issuer}", audience: "${PAYMENTS}", jwksFile: ${jwksB} }
+admin: { host: 127.0.0.1, port: 0 }
 `,
     );
     sidecar = await startSidecarProcess(config);
@@ -161,9 +162,20 @@ verify:
       expect(down.status).toBe(503);
       expect(down.json?.['error']).toBe('ERR_INTROSPECTION_UNAVAILABLE');
       expect(down.body).not.toContain(fresh);
+      // /readyz names the issuer whose introspection endpoint is down.
+      const readyz = await fetch(`http://${sidecar.addresses.admin}/readyz`);
+      expect(readyz.status).toBe(503);
+      const body = (await readyz.json()) as { reasons: Record<string, string> };
+      expect(body.reasons['issuers']).toContain(as.issuer);
     } finally {
       await as.start();
     }
+    // Back without traffic: the readiness probe finds the AS again.
+    await vi.waitFor(
+      async () =>
+        expect((await fetch(`http://${sidecar.addresses.admin}/readyz`)).status).toBe(200),
+      { timeout: 15_000, interval: 100 },
+    );
     expect((await get(agentOf('orders'), '/fresh', fresh)).status).toBe(200);
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   startAuthorizationServer,
   type DevAuthorizationServer,
@@ -209,8 +209,11 @@ describe('introspection validator against oidc-provider (opaque tokens bound to 
     } finally {
       await as.start();
     }
+    // Without traffic (an unready pod gets none), the readiness probe finds the AS back.
+    as.resetCounts();
+    await vi.waitFor(() => expect(v.ready()).toEqual({ ok: true }), { timeout: 10_000 });
+    expect(as.requestCounts.introspection).toBeGreaterThanOrEqual(1);
     await expect(v.validate(fresh)).resolves.toBeDefined();
-    expect(v.ready()).toEqual({ ok: true });
   });
 
   it('refuses a token for another audience with ERR_TOKEN_AUDIENCE', async () => {
