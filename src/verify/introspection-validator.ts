@@ -117,15 +117,16 @@ export function createIntrospectionValidator(
   let as: Promise<AuthorizationServer> | undefined;
   /** The endpoint, resolved once (discovery); a failed resolution is retried by the next call. */
   function serverOf(): Promise<AuthorizationServer> {
+    if (as !== undefined) return as;
     const known = options.endpoint;
-    as ??= (typeof known === 'string' ? Promise.resolve(known) : known()).then((url) => ({
-      issuer,
-      introspection_endpoint: endpointOf(url).href,
-    }));
-    as.catch(() => {
-      as = undefined;
+    const resolving = (typeof known === 'string' ? Promise.resolve(known) : known()).then(
+      (url) => ({ issuer, introspection_endpoint: endpointOf(url).href }),
+    );
+    as = resolving;
+    resolving.catch(() => {
+      if (as === resolving) as = undefined;
     });
-    return as;
+    return resolving;
   }
   const auth =
     options.clientSecret !== undefined ? ClientSecretBasic(options.clientSecret) : TlsClientAuth();
