@@ -21,7 +21,7 @@ import { VerifiedTokenCache, type VerifiedEntry } from './verified-token-cache.j
 
 /** The introspection {@link TokenValidator}, plus its cache counters. */
 export interface IntrospectionValidator extends TokenValidator {
-  /** Cache of active answers (`hits` also counts the pipeline's per-connection memo). */
+  /** Cache of active answers (the verifier's stats add the per-connection memo hits). */
   readonly cache: VerifiedTokenCache;
   /** The issuer it introspects for (readiness and metrics name it). */
   readonly issuer: string;
