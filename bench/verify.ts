@@ -1,9 +1,10 @@
 import { X509Certificate } from 'node:crypto';
 import { jwtVerify, createLocalJWKSet } from 'jose';
 import { createVerifier } from '../src/verify/create-verifier.js';
+import { createMultiIssuerVerifier } from '../src/verify/multi-issuer-verifier.js';
 import { peerIdentityOf } from '../src/binding/peer-identity.js';
 import { createTestPki } from '../test/support/pki.js';
-import { createTestIssuer } from '../test/support/jwt.js';
+import { createTestIssuer, type TestIssuer } from '../test/support/jwt.js';
 import { formatTable, runAlternating, type BenchResult } from './harness.js';
 
 /**
@@ -23,6 +24,49 @@ export async function benchVerify(): Promise<{ table: string; results: BenchResu
   const cold = createVerifier({ ...options, cacheSize: 0 });
   const warm = createVerifier(options);
   await warm.verify(token, peer);
+  // Several issuers: the token's issuer is one of 1 or 20 (a Map lookup by iss).
+  const others = await Promise.all(
+    Array.from({ length: 19 }, (_, i) => createTestIssuer(`k${i}`, `https://as${i}.test`)),
+  );
+  const issuerOf = (i: TestIssuer) => ({
+    issuer: i.issuer,
+    audience: i.audience,
+    jwks: { keys: i.jwks() },
+  });
+  const multi1 = createMultiIssuerVerifier({ issuers: [issuerOf(as)] });
+  const multi20 = createMultiIssuerVerifier({
+    issuers: [...others.map((o) => issuerOf(o)), issuerOf(as)],
+  });
+  await multi1.verify(token, peer);
+  await multi20.verify(token, peer);
+  // Introspection: the cache-hit path (the AS is a stub answering active once).
+  const opaqueToken = 'b'.repeat(43);
+  const introspected = createMultiIssuerVerifier({
+    issuers: [
+      {
+        issuer: as.issuer,
+        audience: as.audience,
+        introspection: {
+          endpoint: 'https://127.0.0.1/introspect',
+          clientId: 'rs',
+          fetch: () =>
+            Promise.resolve(
+              new Response(
+                JSON.stringify({
+                  active: true,
+                  iss: as.issuer,
+                  aud: as.audience,
+                  exp: Math.floor(Date.now() / 1000) + 3600,
+                  cnf: { 'x5t#S256': orders.thumbprint },
+                }),
+                { headers: { 'content-type': 'application/json' } },
+              ),
+            ),
+        },
+      },
+    ],
+  });
+  await introspected.verify(opaqueToken, peer);
   const results = await runAlternating([
     {
       name: 'jose jwtVerify alone (ES256)',
@@ -34,6 +78,12 @@ export async function benchVerify(): Promise<{ table: string; results: BenchResu
     // Keep-alive: the same connection re-sends the token (per-connection memo).
     { name: 'warm cache, same connection (memo)', run: () => warm.verify(token, peer) },
     { name: 'warm cache, thumbprint per request (DER)', run: () => warm.verify(token, der) },
+    { name: '1 issuer (multi-issuer), LRU hit', run: () => multi1.verify(token, { ...peer }) },
+    { name: '20 issuers, LRU hit', run: () => multi20.verify(token, { ...peer }) },
+    {
+      name: 'introspection, cache hit',
+      run: () => introspected.verify(opaqueToken, { ...peer }),
+    },
   ]);
   await pki.cleanup();
   return {

@@ -28,6 +28,13 @@ export interface DevAsClient {
    * `false` models an AS set up without certificate binding.
    */
   readonly bound?: boolean;
+  /**
+   * A resource server: may introspect tokens issued to any client (RFC 7662 §4 leaves who
+   * may introspect to the AS). Default false: a client introspects only its own tokens.
+   */
+  readonly introspector?: boolean;
+  /** Registers the client for `client_secret_basic` with this secret (instead of mTLS). */
+  readonly secret?: string;
 }
 
 /**
@@ -43,6 +50,8 @@ export interface DevAsResource {
   readonly scopes: readonly string[];
   /** Access-token lifetime in seconds. Default: the server's `tokenTtlSec`. */
   readonly ttlSec?: number;
+  /** `jwt` (RFC 9068, default) or `opaque` reference tokens, validated by introspection. */
+  readonly format?: 'jwt' | 'opaque';
 }
 
 /** Options of {@link startAuthorizationServer}. */
@@ -100,6 +109,8 @@ export interface DevAuthorizationServer {
   stop(): Promise<void>;
   /** Listens again on the same port after {@link DevAuthorizationServer.stop}. */
   start(): Promise<void>;
+  /** Revokes an access token: introspection answers `active: false` from now on. */
+  revokeToken(token: string): Promise<void>;
   /** Stops for good. */
   close(): Promise<void>;
 }
@@ -142,16 +153,20 @@ function tlsSocketOf(ctx: ProviderContext): TLSSocket {
 
 function clientMetadata(client: DevAsClient, allScopes: string[]): Record<string, unknown> {
   const auth =
-    client.jwks !== undefined
-      ? { token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: client.jwks }
-      : client.spiffeId !== undefined
-        ? {
-            token_endpoint_auth_method: 'tls_client_auth',
-            tls_client_auth_san_uri: client.spiffeId,
-          }
-        : undefined;
+    client.secret !== undefined
+      ? { token_endpoint_auth_method: 'client_secret_basic', client_secret: client.secret }
+      : client.jwks !== undefined
+        ? { token_endpoint_auth_method: 'self_signed_tls_client_auth', jwks: client.jwks }
+        : client.spiffeId !== undefined
+          ? {
+              token_endpoint_auth_method: 'tls_client_auth',
+              tls_client_auth_san_uri: client.spiffeId,
+            }
+          : undefined;
   if (auth === undefined) {
-    throw new TypeError(`client ${client.clientId}: set spiffeId (tls_client_auth) or jwks`);
+    throw new TypeError(
+      `client ${client.clientId}: set spiffeId (tls_client_auth), jwks or secret`,
+    );
   }
   return {
     client_id: client.clientId,
@@ -189,6 +204,9 @@ export async function startAuthorizationServer(
   });
   const allScopes = [...new Set(resources.flatMap((r) => r.scopes))];
   const clients = options.clients.map((c) => clientMetadata(c, allScopes));
+  const introspectors = new Set(
+    options.clients.filter((c) => c.introspector).map((c) => c.clientId),
+  );
 
   const issued = await issueCertificate(options.ca, {
     name: 'authorization-server',
@@ -262,7 +280,7 @@ export async function startAuthorizationServer(
       clients,
       jwks: { keys: signingKeys },
       cookies: { keys: cookieKeys },
-      clientAuthMethods: ['tls_client_auth', 'self_signed_tls_client_auth'],
+      clientAuthMethods: ['tls_client_auth', 'self_signed_tls_client_auth', 'client_secret_basic'],
       // The only signing key is ES256 (RFC 9068 tokens); the default RS256 has no key here.
       clientDefaults: {
         id_token_signed_response_alg: 'ES256',
@@ -290,7 +308,7 @@ export async function startAuthorizationServer(
             _ctx: unknown,
             client: { clientId: string },
             token: { clientId?: string },
-          ) => token.clientId === client.clientId,
+          ) => token.clientId === client.clientId || introspectors.has(client.clientId),
         },
         mTLS: {
           enabled: true,
@@ -326,8 +344,8 @@ export async function startAuthorizationServer(
               audience: match.audience,
               accessTokenTTL: match.ttlSec ?? tokenTtlSec,
               // RFC 9068 JWT access tokens (typ at+jwt), ES256.
-              accessTokenFormat: 'jwt',
-              jwt: { sign: { alg: 'ES256' } },
+              accessTokenFormat: match.format ?? 'jwt',
+              ...(match.format === 'opaque' ? {} : { jwt: { sign: { alg: 'ES256' } } }),
             };
           },
         },
@@ -372,6 +390,10 @@ export async function startAuthorizationServer(
       signingKeys.unshift(signingJwk());
       install();
       return Promise.resolve();
+    },
+    async revokeToken(token: string) {
+      const found = await provider?.ClientCredentials.find(token);
+      await found?.destroy();
     },
     stop,
     async start() {

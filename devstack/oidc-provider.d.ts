@@ -12,6 +12,10 @@ declare module 'oidc-provider' {
     /** A node `(req, res)` request listener serving every endpoint. */
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    /** Stored `client_credentials` access tokens (found by their opaque value). */
+    readonly ClientCredentials: {
+      find(token: string): Promise<{ destroy(): Promise<void> } | undefined>;
+    };
   }
 
   /** OAuth 2.0 error classes oidc-provider maps to error responses. */

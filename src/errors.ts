@@ -122,6 +122,12 @@ export const ERROR_TABLE = {
     grpc: S.UNAUTHENTICATED,
     summary: 'The token typ header is not an accepted access-token type.',
   },
+  ERR_TOKEN_INACTIVE: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The authorization server says the token is not active (RFC 7662 §2.2).',
+  },
   ERR_TOKEN_CLAIMS: {
     http: 401,
     bearer: 'invalid_token',
@@ -199,7 +205,7 @@ export const ERROR_TABLE = {
     http: 403,
     bearer: 'insufficient_scope',
     grpc: S.PERMISSION_DENIED,
-    summary: 'The caller (client id or SPIFFE ID) is not allowed on this route.',
+    summary: 'The caller (client id, SPIFFE ID or token issuer) is not allowed on this route.',
   },
   // Key material of the verifier
   ERR_JWKS_UNAVAILABLE: {
@@ -207,6 +213,12 @@ export const ERROR_TABLE = {
     bearer: null,
     grpc: S.UNAVAILABLE,
     summary: "The authorization server's JWKS could not be fetched.",
+  },
+  ERR_INTROSPECTION_UNAVAILABLE: {
+    http: 503,
+    bearer: null,
+    grpc: S.UNAVAILABLE,
+    summary: "The authorization server's introspection endpoint could not be used.",
   },
   // Identity (workload certificate source)
   ERR_SOURCE_CLOSED: {

@@ -31,6 +31,8 @@ export {
 } from './binding/index.js';
 export {
   createVerifier,
+  createMultiIssuerVerifier,
+  createIntrospectionValidator,
   authorizeRequest,
   authorizeToken,
   createJwtValidator,
@@ -46,6 +48,10 @@ export {
   type Verifier,
   type VerifierStats,
   type VerifierOptions,
+  type MultiIssuerVerifierOptions,
+  type IssuerOptions,
+  type IntrospectionOptions,
+  type IntrospectionValidator,
   type JwksOption,
   type PeerInput,
   type Principal,

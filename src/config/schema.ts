@@ -11,6 +11,7 @@ import { FILE_SOURCE_DEFAULTS } from '../identity/file-x509-source.js';
 import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-x509-source.js';
 import { isLoopback } from '../loopback.js';
 import { TOKEN_DEFAULTS } from '../token/options.js';
+import { INTROSPECTION_DEFAULTS } from '../verify/introspection-options.js';
 import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -114,6 +115,7 @@ const policySchema = z.strictObject({
   clientIds: z.array(nonEmpty).optional(),
   spiffeIds: z.array(nonEmpty).optional(),
   scopes: z.array(nonEmpty).optional(),
+  issuers: z.array(nonEmpty).optional(),
 });
 
 /** A colon-separated string (OpenSSL style) or a list, as a list of names. */
@@ -228,13 +230,78 @@ const inboundSchema = z.strictObject({
   tls: inboundTlsSchema.prefault({}),
 });
 
-const verifySchema = z
+/** RFC 7662 introspection of one issuer's opaque tokens (`verify.issuers[].introspection`). */
+const introspectionSchema = z
   .strictObject({
-    issuer: stringList,
+    endpoint: httpsUrl.optional(),
+    clientId: nonEmpty,
+    clientSecret: nonEmpty.optional(),
+    clientSecretFile: nonEmpty.optional(),
+    caFile: nonEmpty.optional(),
+    timeout: duration.default(INTROSPECTION_DEFAULTS.timeoutMs),
+    cacheMaxAge: duration.default(INTROSPECTION_DEFAULTS.cacheMaxAgeMs),
+    inactiveCacheMaxAge: duration.default(INTROSPECTION_DEFAULTS.inactiveCacheMaxAgeMs),
+  })
+  .superRefine((value, ctx) => {
+    if (value.clientSecret !== undefined && value.clientSecretFile !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['clientSecret'],
+        message: 'cannot be combined with clientSecretFile (choose one)',
+      });
+  });
+
+/** One trusted issuer (`verify.issuers[]`). */
+const issuerSchema = z
+  .strictObject({
+    issuer: nonEmpty,
     audience: stringList,
     jwksUri: httpUrl.optional(),
     jwksCaFile: nonEmpty.optional(),
     jwksFile: nonEmpty.optional(),
+    algorithms: z.array(nonEmpty).min(1).optional(),
+    types: z.array(nonEmpty).min(1).optional(),
+    introspection: introspectionSchema.optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.jwksUri !== undefined && value.jwksFile !== undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwksUri'],
+        message: 'cannot be combined with jwksFile (choose one)',
+      });
+    if (
+      value.jwksUri === undefined &&
+      value.jwksFile === undefined &&
+      value.introspection === undefined
+    )
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwksUri'],
+        message:
+          'one of jwksUri, jwksFile (JWT access tokens) or introspection (opaque tokens) is required',
+      });
+  });
+
+/** Keys of the single-issuer form that `issuers` replaces. */
+const SINGLE_ISSUER_KEYS = [
+  'issuer',
+  'audience',
+  'jwksUri',
+  'jwksFile',
+  'jwksCaFile',
+  'algorithms',
+  'types',
+] as const;
+
+const verifySchema = z
+  .strictObject({
+    issuer: stringList.optional(),
+    audience: stringList.optional(),
+    jwksUri: httpUrl.optional(),
+    jwksCaFile: nonEmpty.optional(),
+    jwksFile: nonEmpty.optional(),
+    issuers: z.array(issuerSchema).min(1).optional(),
     jwksCooldown: duration.default(JWKS_DEFAULTS.cooldownMs),
     jwksMaxAge: duration.default(JWKS_DEFAULTS.cacheMaxAgeMs),
     jwksTimeout: duration.default(JWKS_DEFAULTS.timeoutMs),
@@ -248,6 +315,44 @@ const verifySchema = z
     cacheSize: z.number().int().min(0).default(VERIFIER_DEFAULTS.cacheSize),
   })
   .superRefine((value, ctx) => {
+    if (value.issuers !== undefined) {
+      for (const key of SINGLE_ISSUER_KEYS) {
+        if (value[key] !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: [key],
+            message: 'cannot be combined with issuers (set it on each issuer instead)',
+          });
+      }
+      const seen = new Set<string>();
+      let introspecting: number | undefined;
+      value.issuers.forEach((entry, i) => {
+        if (seen.has(entry.issuer))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['issuers', i, 'issuer'],
+            message: 'is duplicated',
+          });
+        seen.add(entry.issuer);
+        if (entry.introspection === undefined) return;
+        if (introspecting !== undefined)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['issuers', i, 'introspection'],
+            message: `is already set on issuers[${introspecting}]: opaque tokens carry no issuer to route by, so one issuer introspects`,
+          });
+        introspecting ??= i;
+      });
+      return;
+    }
+    for (const key of ['issuer', 'audience'] as const) {
+      if (value[key] === undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: 'is required (or list the trusted issuers under verify.issuers)',
+        });
+    }
     if ((value.jwksUri === undefined) === (value.jwksFile === undefined)) {
       ctx.addIssue({
         code: 'custom',

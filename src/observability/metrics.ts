@@ -9,6 +9,11 @@ export interface SidecarMetrics {
   readonly verifyDuration: Histogram<'result'>;
   /** Outbound token requests to the TokenProvider by `result` (`ok` or the error code). */
   readonly tokenFetches: Counter<'result'>;
+  /**
+   * RFC 7662 introspection calls by `issuer` and `result` (`active`, `inactive`, `refused`,
+   * `unavailable`); cached answers are not counted.
+   */
+  readonly introspectionRequests: Counter<'issuer' | 'result'>;
   /** Outbound proxied requests by `upstream` and `result`. */
   readonly outboundRequests: Counter<'upstream' | 'result'>;
   /** notAfter of the workload certificate in force, seconds since the epoch. */
@@ -106,6 +111,12 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       name: 'certbound_token_fetches_total',
       help: 'Outbound token requests by result (ok or error code).',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    introspectionRequests: new Counter({
+      name: 'certbound_introspection_requests_total',
+      help: 'Token introspection calls to the authorization server by issuer and result.',
+      labelNames: ['issuer', 'result'],
       registers: [registry],
     }),
     outboundRequests: new Counter({

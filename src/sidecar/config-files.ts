@@ -28,16 +28,20 @@ export async function readConfiguredFile(path: string, key: string): Promise<str
  * @throws CertboundError when a named file is unreadable or the JWKS file is not JSON
  */
 export async function jwksOptionOf(
-  verify: NonNullable<CertboundConfig['verify']>,
+  verify: Pick<
+    NonNullable<CertboundConfig['verify']>,
+    'jwksUri' | 'jwksFile' | 'jwksCaFile' | 'jwksCooldown' | 'jwksMaxAge' | 'jwksTimeout'
+  >,
+  key = 'verify',
 ): Promise<JwksOption> {
   if (verify.jwksFile !== undefined) {
-    const text = await readConfiguredFile(verify.jwksFile, 'verify.jwksFile');
+    const text = await readConfiguredFile(verify.jwksFile, `${key}.jwksFile`);
     try {
       return { keys: JSON.parse(text) as { keys: [] } };
     } catch {
       throw new CertboundError(
         'ERR_CONFIG_INVALID',
-        `verify.jwksFile: ${verify.jwksFile} is not JSON.`,
+        `${key}.jwksFile: ${verify.jwksFile} is not JSON.`,
       );
     }
   }
@@ -47,7 +51,7 @@ export async function jwksOptionOf(
     cacheMaxAgeMs: verify.jwksMaxAge,
     timeoutMs: verify.jwksTimeout,
     ...(verify.jwksCaFile !== undefined
-      ? { ca: await readConfiguredFile(verify.jwksCaFile, 'verify.jwksCaFile') }
+      ? { ca: await readConfiguredFile(verify.jwksCaFile, `${key}.jwksCaFile`) }
       : {}),
   };
 }

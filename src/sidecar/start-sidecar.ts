@@ -7,7 +7,7 @@ import { createMetrics, type SidecarMetrics } from '../observability/metrics.js'
 import { TokenClient } from '../token/token-client.js';
 import type { Verifier } from '../verify/create-verifier.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
-import { jwksOptionOf, readConfiguredFile, tokenRequestOf } from './config-files.js';
+import { readConfiguredFile, tokenRequestOf } from './config-files.js';
 import { identitySourceOf } from './identity-source.js';
 import type { InboundListener } from './inbound/inbound-listener.js';
 import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
@@ -18,7 +18,7 @@ import type { OutboundListener } from './outbound/outbound-proxy.js';
 import { Readiness } from './readiness.js';
 import { startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
-import { verifierOf, warmUpKeys } from './verifier-of-config.js';
+import { verifierPlanOf, warmUpKeys } from './verifier-of-config.js';
 
 /** Options of {@link startSidecar} that are not configuration. */
 export interface SidecarOptions {
@@ -85,7 +85,7 @@ export async function startSidecar(
     config.token?.asCaFile !== undefined
       ? await readConfiguredFile(config.token.asCaFile, 'token.asCaFile')
       : undefined;
-  const jwks = config.verify !== undefined ? await jwksOptionOf(config.verify) : undefined;
+  const plan = config.verify !== undefined ? await verifierPlanOf(config.verify) : undefined;
   const source = lifecycle.own(
     await identitySourceOf(config.identity, {
       requireServerAuth: config.inbound !== undefined,
@@ -115,12 +115,18 @@ export async function startSidecar(
   let localApi: LocalApi | undefined;
   let admin: AdminServer | undefined;
   try {
-    if (config.verify !== undefined && jwks !== undefined) {
-      const ver = lifecycle.own(verifierOf(config.verify, jwks), (v) => v.close());
+    if (plan !== undefined) {
+      const ver = lifecycle.own(
+        plan.build(source, (issuer, result) =>
+          metrics.introspectionRequests.inc({ issuer, result }),
+        ),
+        (v) => v.close(),
+      );
       verifier = ver;
       metrics.observeVerifierCache(() => ver.stats());
-      readiness.add({ name: 'jwks', check: () => ver.ready() });
-      if ('url' in jwks) warmUpKeys(ver, logger, () => stopped);
+      // One check for every issuer's keys and introspection; the reason names the one down.
+      readiness.add({ name: plan.readinessName, check: () => ver.ready() });
+      if (plan.remoteKeys) warmUpKeys(ver, logger, () => stopped);
     }
 
     if (config.token !== undefined) {

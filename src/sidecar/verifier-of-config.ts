@@ -2,23 +2,165 @@ import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError } from '../errors.js';
 import { FailureLog } from '../identity/identity-logger.js';
 import type { Logger } from '../observability/logger.js';
+import type { X509Source } from '../identity/x509-source.js';
+import { discoverAuthorizationServer } from '../token/discover-authorization-server.js';
+import { MtlsAgents, type FetchFunction } from '../token/mtls-agents.js';
 import { createVerifier, type Verifier } from '../verify/create-verifier.js';
+import type { IntrospectionResult } from '../verify/introspection-options.js';
+import { createMultiIssuerVerifier, type IssuerOptions } from '../verify/multi-issuer-verifier.js';
 import type { JwksOption } from '../verify/options.js';
+import { jwksOptionOf, readConfiguredFile } from './config-files.js';
 import { retryUntil } from './retry-until.js';
 
-/** The verifier `verify` configures (durations converted to the library's units). */
-export function verifierOf(v: NonNullable<CertboundConfig['verify']>, jwks: JwksOption): Verifier {
-  return createVerifier({
-    jwks,
-    issuer: v.issuer,
-    audience: v.audience,
-    ...(v.algorithms !== undefined ? { algorithms: v.algorithms } : {}),
-    ...(v.types !== undefined ? { types: v.types } : {}),
+type VerifyConfig = NonNullable<CertboundConfig['verify']>;
+type IssuerConfig = NonNullable<VerifyConfig['issuers']>[number];
+type IntrospectionConfig = NonNullable<IssuerConfig['introspection']>;
+
+/** What the verifier needs at run time, with every file already read. */
+export interface VerifierPlan {
+  /** Whether any key set is fetched over the network (warm it up). */
+  readonly remoteKeys: boolean;
+  /** The `/readyz` key of the verifier: `jwks` for one issuer, `issuers` for several. */
+  readonly readinessName: string;
+  /**
+   * Builds the verifier; introspection presents `source`'s certificate in force to the AS.
+   * `onIntrospection` counts calls (metrics).
+   */
+  build(
+    source: X509Source,
+    onIntrospection?: (issuer: string, result: IntrospectionResult) => void,
+  ): Verifier;
+}
+
+interface ReadIssuer {
+  readonly config: IssuerConfig;
+  readonly jwks: JwksOption | undefined;
+  readonly secret: string | undefined;
+  readonly ca: string | undefined;
+}
+
+function sharedOf(v: VerifyConfig) {
+  return {
     clockToleranceSec: v.clockTolerance / 1000,
     maxTokenLifetimeSec: v.maxTokenLifetime / 1000,
     maxTokenBytes: v.maxTokenBytes,
     cacheSize: v.cacheSize,
-  });
+  };
+}
+
+async function readIssuer(v: VerifyConfig, config: IssuerConfig, i: number): Promise<ReadIssuer> {
+  const key = `verify.issuers[${i}]`;
+  const jwks =
+    config.jwksUri !== undefined || config.jwksFile !== undefined
+      ? await jwksOptionOf({ ...v, ...config }, key)
+      : undefined;
+  const intro = config.introspection;
+  const secret =
+    intro?.clientSecretFile !== undefined
+      ? (
+          await readConfiguredFile(intro.clientSecretFile, `${key}.introspection.clientSecretFile`)
+        ).trim()
+      : intro?.clientSecret;
+  const ca =
+    intro?.caFile !== undefined
+      ? await readConfiguredFile(intro.caFile, `${key}.introspection.caFile`)
+      : undefined;
+  return { config, jwks, secret, ca };
+}
+
+/**
+ * The introspection endpoint of `config`: as configured, else from the AS metadata (RFC
+ * 8414), preferring the RFC 8705 §5 alias when authenticating with the certificate.
+ */
+function endpointOf(
+  issuer: string,
+  intro: IntrospectionConfig,
+  secret: string | undefined,
+  fetch: FetchFunction,
+): string | (() => Promise<string>) {
+  if (intro.endpoint !== undefined) return intro.endpoint;
+  return async () => {
+    const as = await discoverAuthorizationServer(issuer, { fetch, timeoutMs: intro.timeout });
+    const url =
+      (secret === undefined ? as.mtls_endpoint_aliases?.introspection_endpoint : undefined) ??
+      as.introspection_endpoint;
+    if (url === undefined)
+      throw new Error('the metadata has no introspection_endpoint (set introspection.endpoint)');
+    return url;
+  };
+}
+
+/**
+ * Reads every file `verify` names (JWKS files, CA files, client secrets) and returns how to
+ * build its verifier: one issuer (the `verify.issuer` keys) or several (`verify.issuers`).
+ *
+ * @throws CertboundError when a named file is unreadable or a JWKS file is not JSON
+ */
+export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
+  if (v.issuers === undefined) {
+    const jwks = await jwksOptionOf(v);
+    return {
+      remoteKeys: 'url' in jwks,
+      readinessName: 'jwks',
+      build: () =>
+        createVerifier({
+          jwks,
+          issuer: v.issuer as string | string[],
+          audience: v.audience as string | string[],
+          ...(v.algorithms !== undefined ? { algorithms: v.algorithms } : {}),
+          ...(v.types !== undefined ? { types: v.types } : {}),
+          ...sharedOf(v),
+        }),
+    };
+  }
+  const issuers = await Promise.all(v.issuers.map((config, i) => readIssuer(v, config, i)));
+  return {
+    remoteKeys: issuers.some((i) => i.jwks !== undefined && 'url' in i.jwks),
+    readinessName: 'issuers',
+    build(source, onIntrospection) {
+      const agents: MtlsAgents[] = [];
+      const verifier = createMultiIssuerVerifier({
+        ...sharedOf(v),
+        issuers: issuers.map(({ config, jwks, secret, ca }): IssuerOptions => {
+          const intro = config.introspection;
+          let introspection: IssuerOptions['introspection'];
+          if (intro !== undefined) {
+            const mtls = new MtlsAgents(ca, intro.timeout);
+            agents.push(mtls);
+            // The certificate in force on every call: rotation needs no restart.
+            const fetch: FetchFunction = (url, init) => mtls.fetchFor(source.current())(url, init);
+            introspection = {
+              endpoint: endpointOf(config.issuer, intro, secret, fetch),
+              clientId: intro.clientId,
+              ...(secret !== undefined ? { clientSecret: secret } : {}),
+              fetch,
+              timeoutMs: intro.timeout,
+              cacheMaxAgeMs: intro.cacheMaxAge,
+              inactiveCacheMaxAgeMs: intro.inactiveCacheMaxAge,
+              ...(onIntrospection !== undefined
+                ? { onResult: (r: IntrospectionResult) => onIntrospection(config.issuer, r) }
+                : {}),
+            };
+          }
+          return {
+            issuer: config.issuer,
+            audience: config.audience,
+            ...(jwks !== undefined ? { jwks } : {}),
+            ...(config.algorithms !== undefined ? { algorithms: config.algorithms } : {}),
+            ...(config.types !== undefined ? { types: config.types } : {}),
+            ...(introspection !== undefined ? { introspection } : {}),
+          };
+        }),
+      });
+      return {
+        ...verifier,
+        close: async () => {
+          await verifier.close();
+          await Promise.all(agents.map((a) => a.close()));
+        },
+      };
+    },
+  };
 }
 
 /**

@@ -18,6 +18,14 @@ export interface InboundRequest extends ProofContext {
   readonly path: string;
 }
 
+/** The last token authorized on one connection (see {@link AuthorizationPipeline.memo}). */
+export interface MemoEntry {
+  readonly token: string;
+  readonly principal: Principal;
+  /** `ValidatedToken.revalidateAtMs`: after it the validator is asked again. */
+  readonly revalidateAtMs?: number | undefined;
+}
+
 /** The steps {@link authorizeRequest} runs, in the order it runs them. */
 export interface AuthorizationPipeline {
   /** The validator for this token (chosen by issuer when several are configured). */
@@ -31,10 +39,11 @@ export interface AuthorizationPipeline {
   /**
    * Per connection (its {@link PeerIdentity} object), the last token authorized on it:
    * keep-alive traffic re-sends the same token, and this skips hashing, the cache and
-   * building the principal. Expiry and the proof are still checked on every call.
+   * building the principal. Expiry and the proof are still checked on every call, and an
+   * answer with a revalidation deadline (introspection) is not reused past it.
    * Undefined turns it off.
    */
-  readonly memo?: WeakMap<PeerIdentity, { token: string; principal: Principal }>;
+  readonly memo?: WeakMap<PeerIdentity, MemoEntry>;
   /** Called on a memo hit (cache counters). */
   onMemoHit?(): void;
 }
@@ -58,7 +67,11 @@ export async function authorizeToken(
   pipeline.proof.precheck(request);
   const peer = request.peer ?? undefined;
   const last = peer !== undefined ? pipeline.memo?.get(peer) : undefined;
-  if (last !== undefined && last.token === token) {
+  if (
+    last !== undefined &&
+    last.token === token &&
+    !(last.revalidateAtMs !== undefined && pipeline.now() >= last.revalidateAtMs)
+  ) {
     if (pipeline.now() >= last.principal.expiresAt.getTime() + pipeline.clockToleranceMs)
       throw new CertboundError('ERR_TOKEN_EXPIRED');
     pipeline.proof.prove(last.principal.claims, request);
@@ -68,7 +81,8 @@ export async function authorizeToken(
   const validated = await pipeline.validatorFor(token).validate(token);
   const bound = pipeline.proof.prove(validated.claims, request);
   const principal = Object.freeze(principalOf(validated.claims, bound));
-  if (peer !== undefined) pipeline.memo?.set(peer, { token, principal });
+  if (peer !== undefined)
+    pipeline.memo?.set(peer, { token, principal, revalidateAtMs: validated.revalidateAtMs });
   return principal;
 }
 

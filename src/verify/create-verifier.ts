@@ -4,9 +4,11 @@ import { CertboundError } from '../errors.js';
 import type { ReadinessStatus } from '../readiness-check.js';
 import { authorizeToken, type AuthorizationPipeline } from './authorize-request.js';
 import { createJwtValidator } from './jwt-validator.js';
-import type { VerifierOptions } from './options.js';
+import { VERIFIER_DEFAULTS, type VerifierOptions } from './options.js';
 import type { Principal } from './principal.js';
 import { mtlsProof } from './proof-of-possession.js';
+import type { TokenValidator } from './token-validator.js';
+import { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** The peer of a connection: a certificate in any form, or its precomputed identity. */
 export type PeerInput = CertificateInput | PeerIdentity | null | undefined;
@@ -51,28 +53,46 @@ export interface Verifier {
   close(): Promise<void>;
 }
 
+/** What {@link composeVerifier} builds a {@link Verifier} from. */
+export interface VerifierParts {
+  /** Every validator (their caches are counted, readiness combined, all closed). */
+  readonly validators: readonly TokenValidator[];
+  /** Picks the validator of one token. */
+  validatorFor(token: string): TokenValidator;
+  /** Fetches every remote key set now. */
+  refreshKeys(): Promise<void>;
+  readonly clockToleranceSec: number;
+  readonly cacheOn: boolean;
+  readonly now: () => number;
+}
+
+function cacheOf(validator: TokenValidator): VerifiedTokenCache | undefined {
+  const cache = (validator as { cache?: unknown }).cache;
+  return cache instanceof VerifiedTokenCache ? cache : undefined;
+}
+
 /**
- * Creates a {@link Verifier} for RFC 9068 JWT access tokens bound to client certificates:
- * the JWT token validator and the mTLS proof of possession, composed by the inbound
- * pipeline (`authorizeRequest`).
- *
- * @throws TypeError on unsafe or incomplete options (no issuer/audience, `none`, HS*).
+ * The {@link Verifier} of a set of token validators: the inbound pipeline with the mTLS
+ * proof of possession, the per-connection memo, and the validators' counters, readiness
+ * (a failing one names itself in the reason) and close.
  */
-export function createVerifier(options: VerifierOptions): Verifier {
-  const jwt = createJwtValidator(options);
-  const cacheOn = (options.cacheSize ?? 1) > 0;
+export function composeVerifier(parts: VerifierParts): Verifier {
+  const caches = parts.validators.map(cacheOf).filter((c) => c !== undefined);
+  let memoHits = 0;
   const pipeline: AuthorizationPipeline = {
-    validatorFor: () => jwt,
+    validatorFor: (token) => parts.validatorFor(token),
     proof: mtlsProof,
-    clockToleranceMs: (options.clockToleranceSec ?? 30) * 1000,
-    now: options.now ?? Date.now,
-    ...(cacheOn ? { memo: new WeakMap() } : {}),
+    clockToleranceMs: parts.clockToleranceSec * 1000,
+    now: parts.now,
+    ...(parts.cacheOn ? { memo: new WeakMap() } : {}),
     onMemoHit: () => {
-      jwt.cache.hits++;
+      memoHits++;
     },
   };
   // A certificate (not a per-connection identity) gets no memo: each call makes a new object.
   const noMemo: AuthorizationPipeline = { ...pipeline, memo: undefined };
+  const sum = (of: (c: VerifiedTokenCache) => number): number =>
+    caches.reduce((n, c) => n + of(c), 0);
 
   return {
     pipeline,
@@ -91,12 +111,37 @@ export function createVerifier(options: VerifierOptions): Verifier {
       return authorizeToken(token, { peer: identity }, noMemo);
     },
     stats: () => ({
-      cacheHits: jwt.cache.hits,
-      cacheMisses: jwt.cache.misses,
-      cacheSize: jwt.cache.size,
+      cacheHits: sum((c) => c.hits) + memoHits,
+      cacheMisses: sum((c) => c.misses),
+      cacheSize: sum((c) => c.size),
     }),
-    ready: () => jwt.ready(),
-    refreshKeys: () => jwt.refreshKeys(),
-    close: () => jwt.close(),
+    ready(): ReadinessStatus {
+      const failing = parts.validators.map((v) => v.ready()).filter((r) => !r.ok);
+      if (failing.length === 0) return { ok: true };
+      return { ok: false, reason: failing.map((r) => r.reason ?? 'not ready').join('; ') };
+    },
+    refreshKeys: () => parts.refreshKeys(),
+    close: async () => {
+      await Promise.all(parts.validators.map((v) => v.close()));
+    },
   };
+}
+
+/**
+ * Creates a {@link Verifier} for RFC 9068 JWT access tokens bound to client certificates:
+ * the JWT token validator and the mTLS proof of possession, composed by the inbound
+ * pipeline (`authorizeRequest`).
+ *
+ * @throws TypeError on unsafe or incomplete options (no issuer/audience, `none`, HS*).
+ */
+export function createVerifier(options: VerifierOptions): Verifier {
+  const jwt = createJwtValidator(options);
+  return composeVerifier({
+    validators: [jwt],
+    validatorFor: () => jwt,
+    refreshKeys: () => jwt.refreshKeys(),
+    clockToleranceSec: options.clockToleranceSec ?? VERIFIER_DEFAULTS.clockToleranceSec,
+    cacheOn: (options.cacheSize ?? 1) > 0,
+    now: options.now ?? Date.now,
+  });
 }

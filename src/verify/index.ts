@@ -28,9 +28,25 @@ export {
   authorizeRequest,
   authorizeToken,
   type AuthorizationPipeline,
+  type MemoEntry,
   type InboundRequest,
   type PolicyTable,
 } from './authorize-request.js';
 export type { TokenValidator, ValidatedToken } from './token-validator.js';
 export { mtlsProof, type ProofOfPossession, type ProofContext } from './proof-of-possession.js';
 export { createJwtValidator, type JwtValidator } from './jwt-validator.js';
+export {
+  createIntrospectionValidator,
+  type IntrospectionValidator,
+} from './introspection-validator.js';
+export {
+  INTROSPECTION_DEFAULTS,
+  type IntrospectionOptions,
+  type IntrospectionFetch,
+  type IntrospectionResult,
+} from './introspection-options.js';
+export {
+  createMultiIssuerVerifier,
+  type IssuerOptions,
+  type MultiIssuerVerifierOptions,
+} from './multi-issuer-verifier.js';

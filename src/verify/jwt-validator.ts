@@ -9,7 +9,7 @@ import { VerifiedTokenCache } from './verified-token-cache.js';
 
 /** The JWT {@link TokenValidator}, plus its cache counters and key warm-up. */
 export interface JwtValidator extends TokenValidator {
-  /** Verified-token cache counters (`hits` also counts the pipeline's per-connection memo). */
+  /** Verified-token cache counters (the verifier's stats add the per-connection memo hits). */
   readonly cache: VerifiedTokenCache;
   /** Fetches the JWKS now (warm-up before taking traffic). */
   refreshKeys(): Promise<void>;

@@ -10,12 +10,14 @@ export interface AccessPolicy {
   spiffeIds?: readonly string[];
   /** Scopes the token must all carry. */
   scopes?: readonly string[];
+  /** Allowed token issuers (`iss`), when several are trusted. */
+  issuers?: readonly string[];
 }
 
 /**
  * Applies a policy to a verified principal.
  *
- * @throws CertboundError `ERR_POLICY_DENIED` (client/SPIFFE ID) or `ERR_INSUFFICIENT_SCOPE`
+ * @throws CertboundError `ERR_POLICY_DENIED` (client/SPIFFE ID, issuer) or `ERR_INSUFFICIENT_SCOPE`
  */
 export function checkPolicy(principal: Principal, policy: AccessPolicy | undefined): void {
   if (policy === undefined) return;
@@ -30,6 +32,15 @@ export function checkPolicy(principal: Principal, policy: AccessPolicy | undefin
     !(principal.spiffeId !== undefined && policy.spiffeIds.includes(principal.spiffeId))
   ) {
     throw new CertboundError('ERR_POLICY_DENIED', 'This SPIFFE ID is not allowed on this route.');
+  }
+  if (
+    policy.issuers !== undefined &&
+    !(principal.issuer !== undefined && policy.issuers.includes(principal.issuer))
+  ) {
+    throw new CertboundError(
+      'ERR_POLICY_DENIED',
+      'Tokens of this issuer are not allowed on this route.',
+    );
   }
   const missing = (policy.scopes ?? []).filter((s) => !principal.scopes.includes(s));
   if (missing.length > 0) {

@@ -4,10 +4,15 @@ import type { ReadinessStatus } from '../readiness-check.js';
 export interface ValidatedToken {
   /** The verified claims (JWT payload, or the introspection response). */
   readonly claims: Readonly<Record<string, unknown>>;
-  /** Which validator accepted it: `jwt` today, `introspection` next. */
+  /** Which validator accepted it: `jwt` or `introspection`. */
   readonly validator: string;
   /** When the token expires, ms since the epoch (`exp`). */
   readonly expiresAtMs: number;
+  /**
+   * When this answer must be fetched again (an introspection cache deadline, so a revoked
+   * token stops working within it); unset: valid until `expiresAtMs`.
+   */
+  readonly revalidateAtMs?: number;
 }
 
 /**
