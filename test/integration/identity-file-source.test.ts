@@ -1,5 +1,14 @@
 import { createHook } from 'node:async_hooks';
-import { chmod, mkdir, mkdtemp, open as openFile, rm, symlink, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  stat,
+  mkdir,
+  mkdtemp,
+  open as openFile,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -177,7 +186,10 @@ describe('FileX509Source rejected updates keep the old identity', () => {
     await source.reload();
     expect(stats.rotations.rejected).toBe(1);
     // Repair: back to the good files; nothing is published since nothing changed.
-    await rm(join(dir, 'key.pem'), { recursive: true, force: true });
+    // Only the unreadable-file case turned key.pem into a folder: removing a good key would
+    // open a window in which the source legitimately sees no key at all.
+    if ((await stat(join(dir, 'key.pem')).catch(() => undefined))?.isDirectory() === true)
+      await rm(join(dir, 'key.pem'), { recursive: true, force: true });
     await renameOver(dir, good);
     await source.reload();
     expect(source.current().thumbprint).toBe(good.thumbprint);

@@ -44,10 +44,18 @@ describe('identityEntriesOf', () => {
     });
   });
 
-  it('leaves out values that cannot travel in metadata', () => {
+  it('refuses values that cannot travel in metadata instead of dropping them (issue 11 §3)', () => {
     const odd = principalOf({ sub: 'ünïcode\r\n', exp: 1 }, { thumbprint: 'T'.repeat(43) });
-    const keys = identityEntriesOf(odd, 'x-certbound-').map(([k]) => k);
-    expect(keys).not.toContain('x-certbound-subject');
-    expect(keys).toContain('x-certbound-cert-thumbprint');
+    expect(() => identityEntriesOf(odd, 'x-certbound-')).toThrow(
+      expect.objectContaining({ code: 'ERR_CLAIM_NON_ASCII' }),
+    );
+    const crlf = principalOf({ sub: 'orders\r\nx: y', exp: 1 }, { thumbprint: 'T'.repeat(43) });
+    expect(() => identityEntriesOf(crlf, 'x-certbound-')).toThrow(
+      expect.objectContaining({ code: 'ERR_CLAIM_UNSAFE' }),
+    );
+    const plain = principalOf({ sub: 'orders', exp: 1 }, { thumbprint: 'T'.repeat(43) });
+    expect(identityEntriesOf(plain, 'x-certbound-').map(([k]) => k)).toContain(
+      'x-certbound-cert-thumbprint',
+    );
   });
 });
