@@ -133,6 +133,7 @@ describe('introspection validator against oidc-provider (opaque tokens bound to 
     const principal = await authorizeToken(token, { peer: ordersPeer() }, pipelineOf(validator()));
     expect(principal.clientId).toBe('orders');
     expect(principal.issuer).toBe(as.issuer);
+    expect(principal.validator).toBe('introspection');
     expect(principal.scopes).toEqual(['payments:read']);
     expect(principal.thumbprint).toBe(pki.workloads['orders']!.thumbprint);
     expect(principal.claims['cnf']).toEqual({ 'x5t#S256': pki.workloads['orders']!.thumbprint });
