@@ -323,6 +323,7 @@ describe('introspection validator against oidc-provider (opaque tokens bound to 
       expect(err.code).toBe('ERR_INTROSPECTION_UNAVAILABLE');
       expect(err.message).not.toContain(token);
       expect(jwks.hits).toBe(1);
+      expect(err.message).toContain('JWT signature verification failed');
     });
   });
 });
