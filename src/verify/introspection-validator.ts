@@ -171,7 +171,7 @@ export function createIntrospectionValidator(
       // RFC 9701 §5: when signing is required a plain JSON answer is not accepted (an
       // attacker on the path would otherwise just drop the signature).
       if (signed !== undefined && response.ok && mediaTypeOf(response) !== JWT_RESPONSE)
-        throw new Error('the response is not a signed JWT (application/token-introspection+jwt)');
+        throw new Error('the answer is not a signed JWT (RFC 9701)');
       const body = await processIntrospectionResponse(as, client, response);
       if (signed !== undefined) {
         const jwksInsecure = (as.jwks_uri ?? '').startsWith('http:');
