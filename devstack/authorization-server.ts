@@ -284,6 +284,8 @@ export async function startAuthorizationServer(
       // The only signing key is ES256 (RFC 9068 tokens); the default RS256 has no key here.
       clientDefaults: {
         id_token_signed_response_alg: 'ES256',
+        // RFC 9701: signed introspection answers to clients that ask for them (Accept).
+        introspection_signed_response_alg: 'ES256',
         grant_types: ['client_credentials'],
         response_types: [],
       },
@@ -302,6 +304,8 @@ export async function startAuthorizationServer(
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        // RFC 9701 JWT introspection responses, for clients with introspection_signed_response_alg.
+        jwtIntrospection: { enabled: true },
         introspection: {
           enabled: true,
           allowedPolicy: (

@@ -32,6 +32,11 @@ export interface ErrorMapping {
   readonly grpc: number;
   /** One-line, secret-free explanation for operators (docs/errors.md is checked against it). */
   readonly summary: string;
+  /**
+   * RFC 9110 §10.2.3 `Retry-After` (seconds) on the HTTP answer, for transient outages a
+   * retry can get past. Unset: no header.
+   */
+  readonly retryAfterSec?: number;
 }
 
 const S = GrpcCode;
@@ -213,12 +218,16 @@ export const ERROR_TABLE = {
     bearer: null,
     grpc: S.UNAVAILABLE,
     summary: "The authorization server's JWKS could not be fetched.",
+    // Another replica may hold the keys; a short back-off, not the refetch cooldown.
+    retryAfterSec: 5,
   },
   ERR_INTROSPECTION_UNAVAILABLE: {
     http: 503,
     bearer: null,
     grpc: S.UNAVAILABLE,
     summary: "The authorization server's introspection endpoint could not be used.",
+    // The readiness probe asks the AS again every second.
+    retryAfterSec: 1,
   },
   // Identity (workload certificate source)
   ERR_SOURCE_CLOSED: {
@@ -409,6 +418,7 @@ export const ERROR_TABLE = {
     grpc: S.UNAVAILABLE,
     summary:
       'Too many requests in flight on this connection or from this client certificate; retry after Retry-After.',
+    retryAfterSec: 1,
   },
   ERR_INTERNAL: {
     http: 500,

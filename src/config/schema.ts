@@ -241,6 +241,7 @@ const introspectionSchema = z
     timeout: duration.default(INTROSPECTION_DEFAULTS.timeoutMs),
     cacheMaxAge: duration.default(INTROSPECTION_DEFAULTS.cacheMaxAgeMs),
     inactiveCacheMaxAge: duration.default(INTROSPECTION_DEFAULTS.inactiveCacheMaxAgeMs),
+    jwtResponse: z.boolean().default(false),
   })
   .superRefine((value, ctx) => {
     if (value.clientSecret !== undefined && value.clientSecretFile !== undefined)
@@ -280,6 +281,13 @@ const issuerSchema = z
         path: ['jwksUri'],
         message:
           'one of jwksUri, jwksFile (JWT access tokens) or introspection (opaque tokens) is required',
+      });
+    // RFC 9701 §5: the signed answer is verified with the AS's published keys.
+    if (value.introspection?.jwtResponse === true && value.jwksUri === undefined)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['introspection', 'jwtResponse'],
+        message: "needs this issuer's jwksUri (the keys that sign the introspection responses)",
       });
   });
 

@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
-import { CertboundError, ERROR_TABLE, isCertboundError } from '../errors.js';
+import { CertboundError, ERROR_TABLE, isCertboundError, type ErrorMapping } from '../errors.js';
 
 /** An HTTP error answer, ready to write. */
 export interface BearerErrorResponse {
@@ -26,7 +26,8 @@ function quotable(text: string): string {
 /**
  * The response for a failed request: status from the error table, an RFC 6750 §3
  * `WWW-Authenticate: Bearer …` challenge (bare `Bearer realm=…` when the request carried
- * no credentials, none for non-auth failures such as 502/503), and a small JSON body.
+ * no credentials, none for non-auth failures such as 502/503), `Retry-After` for the outage
+ * codes whose table row has `retryAfterSec`, and a small JSON body.
  * Errors that are not {@link CertboundError}s become `ERR_INTERNAL` without their message.
  */
 export function bearerErrorResponseOf(
@@ -34,7 +35,7 @@ export function bearerErrorResponseOf(
   options: BearerErrorOptions = {},
 ): BearerErrorResponse {
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
-  const mapping = ERROR_TABLE[error.code];
+  const mapping: ErrorMapping = ERROR_TABLE[error.code];
   const realm = quotable(options.realm ?? 'certbound');
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -51,6 +52,8 @@ export function bearerErrorResponseOf(
     // RFC 6750 §3.1: no error attribute when the request lacked any authentication.
     headers['www-authenticate'] = `Bearer realm="${realm}"`;
   }
+  // RFC 9110 §10.2.3: an outage says when to retry, on every transport that answers HTTP.
+  if (mapping.retryAfterSec !== undefined) headers['retry-after'] = String(mapping.retryAfterSec);
   const body = JSON.stringify({ error: error.code, message: error.message });
   headers['content-length'] = String(Buffer.byteLength(body));
   return { status: mapping.http, headers, body, code: error.code };

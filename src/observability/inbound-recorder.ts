@@ -67,7 +67,7 @@ export interface InboundRecorderOptions {
  * Creates the recorder every transport shares. The access log has the same fields for
  * HTTP and gRPC: transport, method, path, status (and grpcStatus), code, clientId, the
  * peer's SPIFFE ID and a thumbprint prefix (never a token, never the whole certificate),
- * issuer, duration and the trace id. Refusals carry the caller's certificate identity.
+ * issuer, the validator that accepted the token, duration and the trace id. Refusals carry the caller's certificate identity.
  */
 export function createInboundRecorder(options: InboundRecorderOptions): InboundRecorder {
   const { logger, metrics } = options;
@@ -90,6 +90,8 @@ export function createInboundRecorder(options: InboundRecorderOptions): InboundR
           code,
           clientId: outcome.principal?.clientId,
           issuer: outcome.principal?.issuer,
+          // Which validator accepted the token: `jwt` or `introspection` (issue 14).
+          validator: outcome.principal?.validator,
           spiffeId: peer?.spiffeId,
           thumbprint: peer?.thumbprint.slice(0, 12),
           traceId: traceIdOf(outcome.traceparent),

@@ -137,6 +137,15 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
               timeoutMs: intro.timeout,
               cacheMaxAgeMs: intro.cacheMaxAge,
               inactiveCacheMaxAgeMs: intro.inactiveCacheMaxAge,
+              // The schema requires jwksUri with jwtResponse.
+              ...(intro.jwtResponse && config.jwksUri !== undefined
+                ? {
+                    jwtResponse: {
+                      jwksUri: config.jwksUri,
+                      ...(config.algorithms !== undefined ? { algorithms: config.algorithms } : {}),
+                    },
+                  }
+                : {}),
               ...(onIntrospection !== undefined
                 ? { onResult: (r: IntrospectionResult) => onIntrospection(config.issuer, r) }
                 : {}),

@@ -80,7 +80,7 @@ export async function authorizeToken(
   }
   const validated = await pipeline.validatorFor(token).validate(token);
   const bound = pipeline.proof.prove(validated.claims, request);
-  const principal = Object.freeze(principalOf(validated.claims, bound));
+  const principal = Object.freeze(principalOf(validated.claims, bound, validated.validator));
   if (peer !== undefined)
     pipeline.memo?.set(peer, { token, principal, revalidateAtMs: validated.revalidateAtMs });
   return principal;

@@ -32,7 +32,13 @@ export function introspectionFailure(err: unknown, issuer: string): CertboundErr
   } else {
     const code = causeCodeOf(err);
     const message = err instanceof Error ? clean(err.message) : undefined;
-    reason = code ?? message ?? 'unknown error';
+    // oauth4webapi's own checks (OAUTH_*): its fixed message says which one failed
+    // (signature, alg, iss, aud of an RFC 9701 answer; the shape of a JSON one).
+    reason =
+      (code?.startsWith('OAUTH_') === true ? message : undefined) ??
+      code ??
+      message ??
+      'unknown error';
   }
   return new CertboundError(
     'ERR_INTROSPECTION_UNAVAILABLE',

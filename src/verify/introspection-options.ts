@@ -41,6 +41,14 @@ export interface IntrospectionOptions {
    * workload certificate. Default: the global fetch (no client certificate).
    */
   fetch?: IntrospectionFetch;
+  /**
+   * Ask for RFC 9701 JWT responses (`Accept: application/token-introspection+jwt`, FAPI 2.0
+   * Message Signing §5.5) and accept only those, signed by a key of the AS's `jwksUri`
+   * (fetched with `fetch`) with one of `algorithms` (default `DEFAULT_ALGORITHMS`). A plain
+   * JSON answer, or one that fails the signature, `iss` (= issuer) or `aud` (= clientId)
+   * check, is `ERR_INTROSPECTION_UNAVAILABLE`. Unset: plain JSON answers (RFC 7662 §2.2).
+   */
+  jwtResponse?: { jwksUri: string; algorithms?: string[] };
   /** Timeout of one introspection call. Default 5 s. */
   timeoutMs?: number;
   /**

@@ -6,6 +6,7 @@ import {
   customFetch,
   introspectionRequest,
   processIntrospectionResponse,
+  validateApplicationLevelSignature,
   type AuthorizationServer,
   type Client,
 } from 'oauth4webapi';
@@ -15,7 +16,7 @@ import type { ReadinessStatus } from '../readiness-check.js';
 import { checkIntrospectedClaims, type IntrospectionExpectations } from './introspection-claims.js';
 import { introspectionFailure } from './introspection-failure.js';
 import { INTROSPECTION_DEFAULTS, type IntrospectionOptions } from './introspection-options.js';
-import { VERIFIER_DEFAULTS } from './options.js';
+import { DEFAULT_ALGORITHMS, VERIFIER_DEFAULTS } from './options.js';
 import type { TokenValidator, ValidatedToken } from './token-validator.js';
 import { VerifiedTokenCache, type VerifiedEntry } from './verified-token-cache.js';
 
@@ -29,6 +30,9 @@ export interface IntrospectionValidator extends TokenValidator {
 
 type Claims = Readonly<Record<string, unknown>>;
 
+/** RFC 9701 §4: the media type of a JWT introspection response. */
+const JWT_RESPONSE = 'application/token-introspection+jwt';
+
 /** Least time between two readiness probes of a failing introspection endpoint. */
 const PROBE_COOLDOWN_MS = 1_000;
 
@@ -41,6 +45,10 @@ function endpointOf(value: string): URL {
   )
     throw new TypeError('endpoint must be an https URL (plain http is only accepted on loopback)');
   return url;
+}
+
+function mediaTypeOf(response: Response): string | undefined {
+  return response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
 }
 
 function positive(name: string, value: number): number {
@@ -113,6 +121,8 @@ export function createIntrospectionValidator(
   // Never a real token: an `active: false` answer to it proves the AS answers again.
   const probeToken = `certbound-readiness-probe-${randomBytes(16).toString('base64url')}`;
 
+  const signed = options.jwtResponse;
+  if (signed !== undefined) endpointOf(signed.jwksUri);
   const client: Client = { client_id: clientId };
   let as: Promise<AuthorizationServer> | undefined;
   /** The endpoint, resolved once (discovery); a failed resolution is retried by the next call. */
@@ -120,7 +130,19 @@ export function createIntrospectionValidator(
     if (as !== undefined) return as;
     const known = options.endpoint;
     const resolving = (typeof known === 'string' ? Promise.resolve(known) : known()).then(
-      (url) => ({ issuer, introspection_endpoint: endpointOf(url).href }),
+      (url) => ({
+        issuer,
+        introspection_endpoint: endpointOf(url).href,
+        ...(signed !== undefined
+          ? {
+              jwks_uri: endpointOf(signed.jwksUri).href,
+              // oauth4webapi checks the JWT's alg against this list (its fallback is RS256).
+              introspection_signing_alg_values_supported: signed.algorithms ?? [
+                ...DEFAULT_ALGORITHMS,
+              ],
+            }
+          : {}),
+      }),
     );
     as = resolving;
     resolving.catch(() => {
@@ -136,12 +158,28 @@ export function createIntrospectionValidator(
     try {
       const as = await serverOf();
       const insecure = (as.introspection_endpoint ?? '').startsWith('http:');
-      const response = await introspectionRequest(as, client, auth, token, {
-        signal: AbortSignal.timeout(timeoutMs),
+      const signal = AbortSignal.timeout(timeoutMs);
+      const http = {
+        signal,
         ...(insecure ? { [allowInsecureRequests]: true } : {}),
         ...(options.fetch !== undefined ? { [customFetch]: options.fetch } : {}),
+      };
+      const response = await introspectionRequest(as, client, auth, token, {
+        ...http,
+        requestJwtResponse: signed !== undefined,
       });
+      // RFC 9701 §5: when signing is required a plain JSON answer is not accepted (an
+      // attacker on the path would otherwise just drop the signature).
+      if (signed !== undefined && response.ok && mediaTypeOf(response) !== JWT_RESPONSE)
+        throw new Error('the answer is not a signed JWT (RFC 9701)');
       const body = await processIntrospectionResponse(as, client, response);
+      if (signed !== undefined) {
+        const jwksInsecure = (as.jwks_uri ?? '').startsWith('http:');
+        await validateApplicationLevelSignature(as, response, {
+          ...http,
+          [allowInsecureRequests]: jwksInsecure,
+        });
+      }
       failure = undefined;
       return body;
     } catch (err) {

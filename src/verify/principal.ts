@@ -18,6 +18,11 @@ export interface Principal {
   readonly spiffeId: string | undefined;
   /** All verified claims. */
   readonly claims: Readonly<Record<string, unknown>>;
+  /**
+   * Which validator accepted the token (`ValidatedToken.validator`): `jwt` or
+   * `introspection` for the built-in ones; undefined when built outside the pipeline.
+   */
+  readonly validator?: string | undefined;
 }
 
 function stringClaim(claims: Readonly<Record<string, unknown>>, name: string): string | undefined {
@@ -34,10 +39,14 @@ export function scopesOf(claims: Readonly<Record<string, unknown>>): string[] {
   return [];
 }
 
-/** Builds the {@link Principal} of verified claims and the peer of this connection. */
+/**
+ * Builds the {@link Principal} of verified claims and the peer of this connection;
+ * `validator` names what accepted them (the access log reports it).
+ */
 export function principalOf(
   claims: Readonly<Record<string, unknown>>,
   peer: { thumbprint: string; spiffeId?: string | undefined },
+  validator?: string,
 ): Principal {
   const aud = claims['aud'];
   const exp = claims['exp'];
@@ -56,5 +65,6 @@ export function principalOf(
     thumbprint: peer.thumbprint,
     spiffeId: peer.spiffeId,
     claims,
+    validator,
   };
 }

@@ -161,6 +161,8 @@ admin: { host: 127.0.0.1, port: 0 }
       const down = await get(agentOf('orders'), '/fresh', fresh);
       expect(down.status).toBe(503);
       expect(down.json?.['error']).toBe('ERR_INTROSPECTION_UNAVAILABLE');
+      // RFC 9110 §10.2.3: the outage says when to retry (the error table's retryAfterSec).
+      expect(down.headers['retry-after']).toBe('1');
       expect(down.body).not.toContain(fresh);
       // /readyz names the issuer whose introspection endpoint is down.
       const readyz = await fetch(`http://${sidecar.addresses.admin}/readyz`);

@@ -1,3 +1,4 @@
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   startAuthorizationServer,
@@ -17,6 +18,7 @@ import type {
   IntrospectionResult,
 } from '../../src/verify/introspection-options.js';
 import { PAYMENTS, sourceOf } from '../support/as.js';
+import { startJwksServer } from '../support/jwks-server.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 
 const RS_SECRET = 'rs-secret-for-tests-only-0123456789';
@@ -131,6 +133,7 @@ describe('introspection validator against oidc-provider (opaque tokens bound to 
     const principal = await authorizeToken(token, { peer: ordersPeer() }, pipelineOf(validator()));
     expect(principal.clientId).toBe('orders');
     expect(principal.issuer).toBe(as.issuer);
+    expect(principal.validator).toBe('introspection');
     expect(principal.scopes).toEqual(['payments:read']);
     expect(principal.thumbprint).toBe(pki.workloads['orders']!.thumbprint);
     expect(principal.claims['cnf']).toEqual({ 'x5t#S256': pki.workloads['orders']!.thumbprint });
@@ -248,5 +251,79 @@ describe('introspection validator against oidc-provider (opaque tokens bound to 
     const err = await rejection(wrong.validate(token));
     expect(err.code).toBe('ERR_INTROSPECTION_UNAVAILABLE');
     expect(err.message).toContain('invalid_client');
+  });
+
+  describe('RFC 9701 JWT responses (jwtResponse)', () => {
+    /**
+     * The payments identity's fetch, recording the media type of every answer; `asJson`
+     * drops the JWT `Accept`, as an AS (or a path) that ignores it would.
+     */
+    function recordingFetch(types: string[], asJson = false): IntrospectionOptions['fetch'] {
+      const identity = sourceOf(pki.workloads['payments']!);
+      // Own agent set: `validator()` builds its default fetch on the shared one afterwards.
+      const own = new MtlsAgents(undefined, 5_000);
+      closers.push(
+        () => identity.close(),
+        () => own.close(),
+      );
+      const base = own.fetchFor(identity.current());
+      return async (url, init) => {
+        const headers = new Headers(init.headers);
+        if (asJson) headers.set('accept', 'application/json');
+        const response = await base(url, { ...init, headers });
+        types.push(response.headers.get('content-type') ?? '');
+        return response;
+      };
+    }
+
+    it('accepts a signed answer verified with the AS JWKS, and the binding is still checked', async () => {
+      const types: string[] = [];
+      const v = validator({
+        fetch: recordingFetch(types),
+        jwtResponse: { jwksUri: as.jwksUri },
+      });
+      const token = await freshToken();
+      const principal = await authorizeToken(token, { peer: ordersPeer() }, pipelineOf(v));
+      expect(principal.thumbprint).toBe(pki.workloads['orders']!.thumbprint);
+      expect(types[0]).toMatch(/^application\/token-introspection\+jwt/);
+      expect(types.length).toBe(2); // the answer, then the AS's JWKS
+      const attacker = peerIdentityOf(pki.workloads['attacker']!.certPem);
+      const err = await rejection(authorizeToken(token, { peer: attacker }, pipelineOf(v)));
+      expect(err.code).toBe('ERR_BINDING_MISMATCH');
+    });
+
+    it('refuses a plain JSON answer when a signed one is required (ERR_INTROSPECTION_UNAVAILABLE)', async () => {
+      const types: string[] = [];
+      const v = validator({
+        fetch: recordingFetch(types, true),
+        jwtResponse: { jwksUri: as.jwksUri },
+      });
+      const token = await freshToken();
+      const err = await rejection(v.validate(token));
+      expect(err.code).toBe('ERR_INTROSPECTION_UNAVAILABLE');
+      expect(err.message).toContain('not a signed JWT');
+      expect(types).toEqual([expect.stringMatching(/^application\/json/)]);
+      expect(results).toEqual(['unavailable']);
+    });
+
+    it('refuses an answer whose signature does not verify with the configured JWKS (same kid, another key)', async () => {
+      const types: string[] = [];
+      const fetch = recordingFetch(types);
+      const asKeys = (await (await fetch!(as.jwksUri, {})).json()) as { keys: JWK[] };
+      const { publicKey } = await generateKeyPair('ES256');
+      const forged = { ...(await exportJWK(publicKey)), kid: asKeys.keys[0]!.kid, alg: 'ES256' };
+      const jwks = await startJwksServer(pki.workloads['payments']!, [forged]);
+      closers.push(() => jwks.close());
+      const v = validator({
+        fetch,
+        jwtResponse: { jwksUri: jwks.url },
+      });
+      const token = await freshToken();
+      const err = await rejection(v.validate(token));
+      expect(err.code).toBe('ERR_INTROSPECTION_UNAVAILABLE');
+      expect(err.message).not.toContain(token);
+      expect(jwks.hits).toBe(1);
+      expect(err.message).toContain('JWT signature verification failed');
+    });
   });
 });

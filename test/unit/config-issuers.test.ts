@@ -29,6 +29,7 @@ describe('verify.issuers[]', () => {
       timeout: 5_000,
       cacheMaxAge: 60_000,
       inactiveCacheMaxAge: 5_000,
+      jwtResponse: false,
     });
     expect(config.verify?.issuers?.[1]?.jwksUri).toBe('https://b/jwks');
   });
@@ -50,6 +51,11 @@ describe('verify.issuers[]', () => {
       'two introspection issuers',
       { issuers: [opaque, { ...opaque, issuer: 'https://c' }] },
       /verify\.issuers\[1\]\.introspection.*already set on issuers\[0\]/,
+    ],
+    [
+      'signed introspection answers without the keys to verify them',
+      { issuers: [{ ...opaque, introspection: { clientId: 'payments', jwtResponse: true } }] },
+      /verify\.issuers\[0\]\.introspection\.jwtResponse.*needs this issuer's jwksUri/,
     ],
     [
       'an issuer with neither keys nor introspection',

@@ -46,6 +46,7 @@ describe('createInboundRecorder', () => {
   const principal = principalOf(
     { client_id: 'orders', iss: 'https://as', exp: 2_000_000_000, scope: 'a' },
     peer,
+    'introspection',
   );
 
   it('logs HTTP and gRPC calls with the same fields and counts them by result and code', async () => {
@@ -109,6 +110,7 @@ describe('createInboundRecorder', () => {
       transport: 'grpc',
       clientId: 'orders',
       issuer: 'https://as',
+      validator: 'introspection',
       traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
       msg: 'inbound request',
     });

@@ -61,6 +61,7 @@ describe('createMultiIssuerVerifier: each JWT goes to exactly the issuer it clai
     for (const issuer of [a, b]) {
       const principal = await verifier.verify(await issuer.sign(PEER.thumbprint), PEER);
       expect(principal.issuer).toBe(issuer.issuer);
+      expect(principal.validator).toBe('jwt');
     }
   });
 

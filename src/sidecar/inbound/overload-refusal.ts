@@ -9,7 +9,7 @@ import type { OverloadedBy } from './concurrency-limit.js';
 
 /**
  * Refuses a request the concurrency limit did not admit: `503 ERR_OVERLOADED` with
- * `retry-after` (HTTP) or the matching Trailers-Only status (gRPC), naming which limit
+ * `Retry-After` (HTTP, from the error table) or the matching Trailers-Only status (gRPC), naming which limit
  * (`by`) was hit. Runs before verification, so it records no principal.
  */
 export function refuseOverloaded(
@@ -34,8 +34,7 @@ export function refuseOverloaded(
     reporter.record(req, 200, code, undefined, started, undefined);
     return;
   }
-  // RFC 9110 §10.2.3: tells the client when to retry (a short back-off).
-  res.setHeader('retry-after', '1');
+  // Retry-After comes from the error table (ERR_OVERLOADED.retryAfterSec).
   const response = writeBearerError(res, err);
   reporter.record(req, response.status, response.code, undefined, started, undefined);
 }
