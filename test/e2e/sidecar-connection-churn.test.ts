@@ -6,11 +6,14 @@ import { startRecordingApp, tempDir, type RecordingApp } from '../support/http-f
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process.js';
 
 // Issue 12 item 1: with getPeerX509Certificate() per connection the sidecar grew ≈5 KB of
-// native memory per new mTLS connection (≈20 MiB over 4000), never released. A bound on
-// bytes over a count of connections, never on time.
+// native memory per new mTLS connection (≈14–20 MiB over 4000, ≈28–40 MiB over 8000), never
+// released. A bound on bytes over a count of connections, never on time. The fixed build
+// measures −4 to +6 MiB over 4000 when other test files share the CPU (heap and allocator
+// noise, not growth per connection), so the count is large enough for a leak to stand far
+// above that noise.
 const WARM_UP = 1_000;
-const MEASURED = 4_000;
-const BOUND_BYTES = 6 * 1024 * 1024;
+const MEASURED = 8_000;
+const BOUND_BYTES = 12 * 1024 * 1024;
 
 let pki: TestPki;
 let issuer: TestIssuer;
