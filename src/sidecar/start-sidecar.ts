@@ -6,8 +6,8 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
 import { TokenClient } from '../token/token-client.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
-import { readConfiguredFile, tokenRequestOf } from './config-files.js';
-import { identitySourceOf } from './identity-source.js';
+import { tokenRequestOf } from './config-files.js';
+import { prepareSidecar } from './prepare-sidecar.js';
 import type { InboundListener } from './inbound/inbound-listener.js';
 import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
 import { Lifecycle } from './lifecycle.js';
@@ -19,7 +19,7 @@ import { startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
 import { createReloader, type ReloadOutcome } from './sidecar-reload.js';
 import { SwappableVerifier } from './swappable-verifier.js';
-import { verifierPlanOf, warmUpKeys } from './verifier-of-config.js';
+import { warmUpKeys } from './verifier-of-config.js';
 
 /** Options of {@link startSidecar} that are not configuration. */
 export interface SidecarOptions {
@@ -91,19 +91,10 @@ export async function startSidecar(
   // Read on every request; a reload replaces them.
   const live = { policies: config.inbound?.policies ?? [] };
 
-  // Files first: a bad path fails before any port is opened.
-  const asCa =
-    config.token?.asCaFile !== undefined
-      ? await readConfiguredFile(config.token.asCaFile, 'token.asCaFile')
-      : undefined;
-  const plan = config.verify !== undefined ? await verifierPlanOf(config.verify) : undefined;
-  const source = lifecycle.own(
-    await identitySourceOf(config.identity, {
-      requireServerAuth: config.inbound !== undefined,
-      logger,
-    }),
-    (s) => s.close(),
-  );
+  // Files first: a bad path fails before any port is opened (config check runs the same).
+  const prepared = await prepareSidecar(config, { logger });
+  const { asCa, plan } = prepared;
+  const source = lifecycle.own(prepared.source, (s) => s.close());
   const stats = lifecycle.own(watchIdentityStats(source), (s) => s.close());
   metrics.observeIdentity(() => stats);
   const validity = lifecycle.own(

@@ -61,7 +61,12 @@ describe('config check takes the file as an argument or as --config', () => {
   const file = join(ROOT, 'examples', 'certbound.yaml');
 
   it.each([[['FILE']], [['--config', 'FILE']], [['-c', 'FILE']]])('%j', async (args) => {
-    const r = await runCli(['config', 'check', ...args.map((a) => (a === 'FILE' ? file : a))]);
+    const r = await runCli([
+      'config',
+      'check',
+      '--schema-only',
+      ...args.map((a) => (a === 'FILE' ? file : a)),
+    ]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('valid');
