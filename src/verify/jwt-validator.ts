@@ -1,5 +1,12 @@
-import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import {
+  compactVerify,
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type JWTVerifyOptions,
+} from 'jose';
 import { CertboundError } from '../errors.js';
+import { explainJwt } from './explain-jwt.js';
 import { createKeyResolver } from './key-resolver.js';
 import { mapJoseError } from './map-jose-error.js';
 import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
@@ -33,9 +40,8 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
   const toleranceMs = opts.clockToleranceSec * 1000;
   const pending = new Map<string, Promise<Readonly<Record<string, unknown>>>>();
 
-  async function verifySignatureAndClaims(
-    token: string,
-  ): Promise<Readonly<Record<string, unknown>>> {
+  /** `alg` and `typ` of the protected header, screened before jose. */
+  function screenHeader(token: string): { alg: string; typ: string; kid: unknown } {
     let header;
     try {
       header = decodeProtectedHeader(token);
@@ -55,6 +61,11 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
         `Token typ must be one of: ${opts.types.join(', ')}.`,
       );
     }
+    return { alg: header.alg, typ: header.typ, kid: header.kid };
+  }
+
+  /** The payload, decoded and range-checked (not verified). */
+  function screenClaims(token: string): Readonly<Record<string, unknown>> {
     let unverified: Readonly<Record<string, unknown>>;
     try {
       unverified = decodeJwt(token);
@@ -67,19 +78,45 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
       clockToleranceSec: opts.clockToleranceSec,
       maxTokenLifetimeSec: opts.maxTokenLifetimeSec,
     });
+    return unverified;
+  }
+
+  /** jose's signature and claim checks, with the options every call uses. */
+  function joseOptions(): JWTVerifyOptions & { algorithms: string[] } {
+    return {
+      algorithms: opts.algorithms,
+      issuer: opts.issuer,
+      audience: opts.audience,
+      clockTolerance: opts.clockToleranceSec,
+      requiredClaims: ['exp', 'iat'],
+      currentDate: new Date(opts.now()),
+    };
+  }
+
+  async function verifySignatureAndClaims(
+    token: string,
+  ): Promise<Readonly<Record<string, unknown>>> {
+    screenHeader(token);
+    screenClaims(token);
     try {
-      const { payload } = await jwtVerify(token, keys.getKey, {
-        algorithms: opts.algorithms,
-        issuer: opts.issuer,
-        audience: opts.audience,
-        clockTolerance: opts.clockToleranceSec,
-        requiredClaims: ['exp', 'iat'],
-        currentDate: new Date(opts.now()),
-      });
+      const { payload } = await jwtVerify(token, keys.getKey, joseOptions());
       return payload;
     } catch (err) {
       throw mapJoseError(err);
     }
+  }
+
+  /** Size and shape, before anything is decoded. */
+  function screenShape(token: string): void {
+    if (typeof token !== 'string' || token.length === 0)
+      throw new CertboundError('ERR_TOKEN_MISSING');
+    if (Buffer.byteLength(token, 'utf8') > opts.maxTokenBytes) {
+      throw new CertboundError(
+        'ERR_TOKEN_TOO_LARGE',
+        `The token is larger than ${opts.maxTokenBytes} bytes.`,
+      );
+    }
+    if (!JWS_COMPACT.test(token)) throw new CertboundError('ERR_TOKEN_MALFORMED');
   }
 
   async function claimsOf(token: string): Promise<Readonly<Record<string, unknown>>> {
@@ -102,15 +139,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
     kind: 'jwt',
     cache,
     async validate(token: string): Promise<ValidatedToken> {
-      if (typeof token !== 'string' || token.length === 0)
-        throw new CertboundError('ERR_TOKEN_MISSING');
-      if (Buffer.byteLength(token, 'utf8') > opts.maxTokenBytes) {
-        throw new CertboundError(
-          'ERR_TOKEN_TOO_LARGE',
-          `The token is larger than ${opts.maxTokenBytes} bytes.`,
-        );
-      }
-      if (!JWS_COMPACT.test(token)) throw new CertboundError('ERR_TOKEN_MALFORMED');
+      screenShape(token);
       const claims = await claimsOf(token);
       // Checked on every call, cached or not (exp may pass while the entry lives).
       const exp = claims['exp'];
@@ -119,6 +148,18 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
       }
       return { claims, validator: 'jwt', expiresAtMs: exp * 1000 };
     },
+    explain: (token) =>
+      explainJwt(token, {
+        issuers: opts.issuer,
+        audiences: opts.audience,
+        maxTokenBytes: opts.maxTokenBytes,
+        screenShape,
+        screenHeader,
+        screenClaims,
+        signature: (t) => compactVerify(t, keys.getKey, { algorithms: opts.algorithms }),
+        claims: (t, o) => jwtVerify(t, keys.getKey, o),
+        joseOptions,
+      }),
     ready: () => keys.ready(),
     refreshKeys: () => keys.refresh(),
     close: () => keys.close(),
