@@ -1,3 +1,4 @@
+import { nameOverrides } from '../config/env-overrides.js';
 import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError, isCertboundError } from '../errors.js';
 import type { X509Source } from '../identity/x509-source.js';
@@ -63,7 +64,7 @@ export function createReloader(
   let queue: Promise<unknown> = Promise.resolve();
 
   async function apply(load: () => Promise<CertboundConfig>): Promise<ReloadOutcome> {
-    let next: CertboundConfig;
+    let next: CertboundConfig | undefined;
     let built: Verifier | undefined;
     const running = targets.running;
     try {
@@ -123,7 +124,9 @@ export function createReloader(
       return { ok: true, applied: plan.live, restartRequired: plan.restartRequired };
     } catch (err) {
       if (built !== undefined) await built.close().catch(() => undefined);
-      const error = asCertboundError(err);
+      // A value set by a CERTBOUND_* variable is named, as at start.
+      const error =
+        next !== undefined ? nameOverrides(next, asCertboundError(err)) : asCertboundError(err);
       targets.metrics.configReloads.inc({ result: 'failure' });
       log.error(
         { code: error.code, ...error.details },
