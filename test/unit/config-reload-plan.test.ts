@@ -49,9 +49,10 @@ describe('reloadPlanOf: what a SIGHUP applies live and what needs a restart', ()
     ['the token client', (c) => (c.token.clientId = 'other'), [], ['token.clientId']],
     [
       'a gRPC upstream',
-      (c) =>
-        ((c.outbound as Record<string, unknown>)['grpcPort'] = 15002) &&
-        c.outbound.upstreams.push({ name: 'g', url: 'https://g:1', protocol: 'grpc' } as never),
+      (c) => {
+        (c.outbound as Record<string, unknown>)['grpcPort'] = 15002;
+        c.outbound.upstreams.push({ name: 'g', url: 'https://g:1', protocol: 'grpc' } as never);
+      },
       [],
       ['outbound.upstreams (protocol: grpc)', 'outbound.grpcPort'],
     ],
