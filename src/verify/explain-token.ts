@@ -8,6 +8,8 @@ import {
   type PolicyTable,
 } from './authorize-request.js';
 import { checkPolicy, policyFor } from './policy.js';
+import { proveBinding, type BindingProof } from './proof-of-possession.js';
+import { proofRulesOf } from './proof-requirement.js';
 import { principalOf, type Principal } from './principal.js';
 import { normalisePath } from './request-path.js';
 import type { TokenCheck } from './token-validator.js';
@@ -95,17 +97,31 @@ export async function explainToken(
     const note = unverified ? ' [unverified claims]' : '';
     const cnf = (claims['cnf'] as Record<string, unknown> | undefined)?.['x5t#S256'];
     const compared = `token cnf.x5t#S256 ${JSON.stringify(cnf)?.slice(0, 64) ?? '(absent)'}, certificate ${peer.thumbprint}`;
-    let bound: PeerIdentity | undefined;
+    const policy = policyFor(policies, path);
+    // The route's proof rules (`policies[].proof`), as authorizeRequest derives them.
+    const rules = proofRulesOf(policy?.proof);
+    let bound: BindingProof | undefined;
     try {
-      bound = pipeline.proof.prove(claims, { peer });
-      checks.push({ check: 'binding', result: 'pass', detail: `${compared}${note}` });
+      bound = await proveBinding(claims, {
+        credentials: { scheme: 'Bearer', token },
+        rules,
+        certificate: { peer, source: 'connection' },
+        dpopProofs: [],
+        method: 'GET',
+        path,
+        dpop: pipeline.dpop,
+      });
+      checks.push({
+        check: 'binding',
+        result: 'pass',
+        detail: `${compared} (proof ${rules.requirement})${note}`,
+      });
     } catch (err) {
       const f = fail('binding', err);
-      checks.push({ ...f, detail: `${f.detail} (${compared})${note}` });
+      checks.push({ ...f, detail: `${f.detail} (${compared}; proof ${rules.requirement})${note}` });
     }
-    const policy = policyFor(policies, path);
     try {
-      checkPolicy(principalOf(claims, bound ?? peer, validator.kind), policy);
+      checkPolicy(principalOf(claims, bound?.certificate?.peer ?? peer, validator.kind), policy);
       checks.push({
         check: 'policy',
         result: 'pass',
