@@ -9,7 +9,7 @@ import {
 import { normalisePath } from '../verify/request-path.js';
 import { PROOF_REQUIREMENTS, type ProofRequirement } from '../verify/proof-requirement.js';
 import { FILE_SOURCE_DEFAULTS } from '../identity/file-x509-source.js';
-import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-x509-source.js';
+import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-defaults.js';
 import { isLoopback } from '../loopback.js';
 import { TOKEN_DEFAULTS } from '../token/options.js';
 import { INTROSPECTION_DEFAULTS } from '../verify/introspection-options.js';

@@ -7,22 +7,10 @@ import type { CsrSigner, SignedCertificate } from './csr-signer.js';
 import { FailureLog, identityLogger } from './identity-logger.js';
 import type { KeyType } from './key-pair.js';
 import type { WorkloadIdentity } from './workload-identity.js';
+import { SELF_RENEWING_DEFAULTS } from './self-renewing-defaults.js';
 import { X509SourceBase } from './x509-source-base.js';
 
-/**
- * The defaults of {@link SelfRenewingX509SourceOptions}: their one home (config
- * `identity.dev.ttl` takes its default from here).
- */
-export const SELF_RENEWING_DEFAULTS = {
-  // As the deploy manifests' cert-manager `duration`: renewing at ~70 % leaves ~7 h to
-  // repair a failing CA (docs/operations.md, renewBefore ≥ T + P + R).
-  ttlMs: 86_400_000,
-  renewAtFraction: 0.7,
-  jitter: 0.1,
-  minBackoffMs: 1_000,
-  maxBackoffMs: 60_000,
-  keyType: 'P-256',
-} as const;
+export { SELF_RENEWING_DEFAULTS } from './self-renewing-defaults.js';
 
 /** Options of {@link SelfRenewingX509Source.create}. */
 export interface SelfRenewingX509SourceOptions {

@@ -1,5 +1,7 @@
 import { parseDuration } from '../../duration.js';
-import { certsStatusOf, retireCa, rotateCa, rotateWorkload } from '../../devca/dev-ca-rotation.js';
+// The dev CA (and @peculiar/x509 with it) loads only when a certs command runs, not for
+// `certbound run`.
+const devCa = () => import('../../devca/dev-ca-rotation.js');
 import { UsageError, type Command, type OptionSpecs, parseOptions } from '../command.js';
 import { DIR_OPTION } from '../common-options.js';
 
@@ -42,7 +44,9 @@ export const certsRotate: Command = {
   async run(args) {
     const values = parseOptions(args, ROTATE_OPTIONS);
     if (values.name === undefined) throw new UsageError('--name is required');
-    const r = await rotateWorkload(values.dir, values.name, {
+    const r = await (
+      await devCa()
+    ).rotateWorkload(values.dir, values.name, {
       ...(values.ttl !== undefined ? { ttlMs: parseDuration(values.ttl) } : {}),
     });
     console.log(
@@ -60,7 +64,9 @@ export const certsRotateCa: Command = {
   options: ROTATE_CA_OPTIONS,
   async run(args) {
     const values = parseOptions(args, ROTATE_CA_OPTIONS);
-    const r = await rotateCa(values.dir, {
+    const r = await (
+      await devCa()
+    ).rotateCa(values.dir, {
       bundleOnly: values['bundle-only'],
       ...(values.ttl !== undefined ? { ttlMs: parseDuration(values.ttl) } : {}),
     });
@@ -85,7 +91,7 @@ export const certsRetireCa: Command = {
   options: DIR_OPTIONS,
   async run(args) {
     const values = parseOptions(args, DIR_OPTIONS);
-    const r = await retireCa(values.dir);
+    const r = await (await devCa()).retireCa(values.dir);
     console.log(
       `retired CA x5t#S256 ${r.removed.join(', ')}; bundles now hold ${r.bundleSize} CA(s)`,
     );
@@ -101,7 +107,7 @@ export const certsStatus: Command = {
   options: DIR_OPTIONS,
   async run(args) {
     const values = parseOptions(args, DIR_OPTIONS);
-    for (const row of await certsStatusOf(values.dir)) {
+    for (const row of await (await devCa()).certsStatusOf(values.dir)) {
       console.log(
         [
           row.name,

@@ -1,5 +1,7 @@
 import { parseDuration } from '../../duration.js';
-import { initCaDir, issueWorkload } from '../../devca/dev-ca-store.js';
+// The dev CA (and @peculiar/x509 with it) loads only when a certs command runs, not for
+// `certbound run`.
+const devCa = () => import('../../devca/dev-ca-store.js');
 import { thumbprintOf } from '../../binding/thumbprint.js';
 import { UsageError, type Command, type OptionSpecs, parseOptions } from '../command.js';
 import { DIR_OPTION } from '../common-options.js';
@@ -43,7 +45,9 @@ export const certsInit: Command = {
   options: INIT_OPTIONS,
   async run(args) {
     const values = parseOptions(args, INIT_OPTIONS);
-    const { ca, created } = await initCaDir(values.dir, {
+    const { ca, created } = await (
+      await devCa()
+    ).initCaDir(values.dir, {
       force: values.force,
       ...(values.ttl !== undefined ? { ttlMs: parseDuration(values.ttl) } : {}),
     });
@@ -70,7 +74,9 @@ export const certsIssue: Command = {
     const spiffeId = values['spiffe-id'];
     if (spiffeId !== undefined && !spiffeId.startsWith('spiffe://'))
       throw new UsageError('--spiffe-id must start with spiffe://');
-    const issued = await issueWorkload(values.dir, {
+    const issued = await (
+      await devCa()
+    ).issueWorkload(values.dir, {
       name: values.name,
       ttlMs: parseDuration(values.ttl),
       keyType,
