@@ -87,8 +87,13 @@ function mapVerifyError(err: unknown): CertboundError {
     return new CertboundError('ERR_DPOP_IAT', 'The DPoP proof has expired (exp).');
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported)
     return new CertboundError('ERR_DPOP_ALG');
-  if (err instanceof errors.JWSInvalid || err instanceof TypeError)
-    // EmbeddedJWK and key import: not a usable public key for alg (RSA < 2048 bits, …).
+  // EmbeddedJWK and key import: not a usable public key for alg (RSA < 2048 bits, a curve
+  // other than alg's: WebCrypto's DataError).
+  if (
+    err instanceof errors.JWSInvalid ||
+    err instanceof TypeError ||
+    (err instanceof Error && err.name === 'DataError')
+  )
     return new CertboundError('ERR_DPOP_JWK');
   return new CertboundError('ERR_DPOP_PROOF_MALFORMED', undefined, { cause: err });
 }
