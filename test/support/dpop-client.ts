@@ -23,7 +23,7 @@ export interface DpopClient {
  */
 export async function dpopClient(alg = 'ES256', keyPair?: CryptoKeyPair): Promise<DpopClient> {
   const keys = keyPair ?? (await oauth.generateKeyPair(alg));
-  const handle = oauth.DPoP({ client_id: 'spa' }, keys);
+  const handle = oauth.DPoP({}, keys);
   return {
     handle,
     keyPair: keys,

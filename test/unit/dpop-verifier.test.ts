@@ -161,8 +161,8 @@ describe('RFC 9449 §4.3: every check refuses with its own code', () => {
           .setProtectedHeader({
             alg: 'HS256',
             typ: 'dpop+jwt',
-            jwk: { kty: 'oct', k: Buffer.from(hs).toString('base64url') },
-          })
+            jwk: { kty: 'oct', k: Buffer.from(hs).toString('base64url') } as unknown as JWK,
+          } as { alg: string })
           .sign(hs),
       'ERR_DPOP_ALG',
     ],
