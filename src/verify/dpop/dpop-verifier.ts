@@ -1,13 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  calculateJwkThumbprint,
-  decodeJwt,
-  decodeProtectedHeader,
-  EmbeddedJWK,
-  errors,
-  jwtVerify,
-  type JWK,
-} from 'jose';
+import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWK } from 'jose';
 import { constantTimeEqual } from '../../binding/constant-time-equal.js';
 import { CertboundError, type ErrorCode } from '../../errors.js';
 import { DPOP_DETAILS } from './dpop-challenge.js';
@@ -20,6 +12,7 @@ import {
 } from './dpop-options.js';
 import { normaliseHtu, publicOriginOf } from './htu.js';
 import { createMemoryReplayStore } from './memory-replay-store.js';
+import { ProofKeyCache } from './proof-key-cache.js';
 
 /** What the pipeline passes for one request. */
 export interface DpopProofInput {
@@ -131,6 +124,7 @@ export function createDpopVerifier(options: DpopVerifierOptions): DpopVerifier {
   const nonces = options.nonce !== undefined ? createDpopNonces(options.nonce, now) : undefined;
   const store = options.replayStore ?? createMemoryReplayStore({ now });
   const algs = algorithms.join(' ');
+  const keys = new ProofKeyCache();
 
   const refuse = (code: ErrorCode, message?: string): CertboundError => {
     options.onResult?.(code);
@@ -206,14 +200,17 @@ export function createDpopVerifier(options: DpopVerifierOptions): DpopVerifier {
             : 'The DPoP proof nonce was not issued by this service.',
         );
     }
-    // Point 6: the signature, with the embedded key (last: the expensive step).
+    // Point 6: the signature, with the embedded key (last: the expensive step). The key
+    // is imported by jose's EmbeddedJWK once per client key (ProofKeyCache).
+    let jkt: string;
     try {
-      await jwtVerify(proof, EmbeddedJWK, { algorithms, typ: 'dpop+jwt' });
+      const proofKey = await keys.keyOf(header as typeof header & { jwk: JWK });
+      jkt = proofKey.jkt;
+      await jwtVerify(proof, proofKey.key, { algorithms, typ: 'dpop+jwt' });
     } catch (err) {
       const mapped = mapVerifyError(err);
       throw refuse(mapped.code, mapped.message);
     }
-    const jkt = await calculateJwkThumbprint(jwk as JWK, 'sha256');
     // The proof is acceptable until iat + window: remember it that long (§11.1).
     const ttlMs = Math.max(1000, Math.ceil(iat * 1000 + windowMs - at) + 1000);
     const key = `${jkt}:${sha256url(jti)}`;
