@@ -29,7 +29,7 @@ describe('Redis replay store against a real redis-server', () => {
     redis = await startRedisServer();
   }, 320_000);
   afterAll(async () => {
-    await Promise.all(stores.map((s) => s.close?.()));
+    for (const s of stores) await s.close?.();
     await redis?.stop();
   });
 

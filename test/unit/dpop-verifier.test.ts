@@ -66,9 +66,7 @@ async function craft(
   };
   for (const name of opts.drop ?? []) delete claims[name];
   const header = { alg: 'ES256', typ: 'dpop+jwt', jwk: es256Jwk, ...opts.header };
-  return new SignJWT(claims)
-    .setProtectedHeader(header as { alg: string })
-    .sign(opts.key ?? es256.privateKey);
+  return new SignJWT(claims).setProtectedHeader(header).sign(opts.key ?? es256.privateKey);
 }
 
 describe('DPoP proofs from independent clients (oauth4webapi DPoP handle)', () => {
@@ -83,11 +81,11 @@ describe('DPoP proofs from independent clients (oauth4webapi DPoP handle)', () =
   }
 
   it('accepts a proof signed with a WebCrypto non-extractable P-256 key (as a browser makes one)', async () => {
-    const keyPair = (await webcrypto.subtle.generateKey(
+    const keyPair = await webcrypto.subtle.generateKey(
       { name: 'ECDSA', namedCurve: 'P-256' },
       false,
       ['sign', 'verify'],
-    )) as CryptoKeyPair;
+    );
     expect(keyPair.privateKey.extractable).toBe(false);
     const client = await dpopClient('ES256', keyPair);
     const verifier = createDpopVerifier({ publicOrigin: ORIGIN });
@@ -162,7 +160,7 @@ describe('RFC 9449 §4.3: every check refuses with its own code', () => {
             alg: 'HS256',
             typ: 'dpop+jwt',
             jwk: { kty: 'oct', k: Buffer.from(hs).toString('base64url') } as unknown as JWK,
-          } as { alg: string })
+          })
           .sign(hs),
       'ERR_DPOP_ALG',
     ],
@@ -505,7 +503,7 @@ describe('cnf.jkt binding (RFC 9449 §6): a stolen token with the thief’s own 
   });
 
   it('refuses a token without cnf.jkt, and near-miss encodings of the thumbprint', async () => {
-    const jkt = await calculateJwkThumbprint(es256Jwk as JWK);
+    const jkt = await calculateJwkThumbprint(es256Jwk);
     expect(() => checkJktBinding({}, jkt)).toThrow(
       expect.objectContaining({ code: 'ERR_CNF_JKT_MISSING' }),
     );

@@ -150,7 +150,7 @@ export function createDpopVerifier(options: DpopVerifierOptions): DpopVerifier {
     let claims: Record<string, unknown>;
     try {
       header = decodeProtectedHeader(proof);
-      claims = decodeJwt(proof) as Record<string, unknown>;
+      claims = decodeJwt(proof);
     } catch {
       throw refuse('ERR_DPOP_PROOF_MALFORMED');
     }

@@ -2,6 +2,7 @@ import { normalisePath } from '../request-path.js';
 
 // scheme "://" authority, then path, query, fragment (RFC 3986 §3); no backslash, space or
 // control character anywhere: WHATWG URL would silently turn them into something else.
+// eslint-disable-next-line no-control-regex -- the controls are what this refuses
 const HTTP_URI = /^(https?):\/\/([^/?#@\\\s\x00-\x1f\x7f]+)([^?#\\\s\x00-\x1f\x7f]*)(?:[?#].*)?$/is;
 
 /**

@@ -30,7 +30,7 @@ export class ProofKeyCache {
       return hit;
     }
     const made = (async (): Promise<ProofKey> => {
-      const key = (await EmbeddedJWK(header, { payload: '', signature: '' })) as CryptoKey;
+      const key = await EmbeddedJWK(header, { payload: '', signature: '' });
       return { key, jkt: await calculateJwkThumbprint(header.jwk, 'sha256') };
     })();
     made.catch(() => this.#entries.delete(id));
