@@ -267,25 +267,44 @@ export const ERROR_TABLE = {
       'The DPoP replay store (Redis) cannot be reached, or the in-memory store is full: proofs are refused (fail closed).',
     retryAfterSec: 1,
   },
-  ERR_CNF_JKT_MISSING: {
-    http: 401,
-    bearer: 'invalid_token',
-    grpc: S.UNAUTHENTICATED,
-    summary: 'The route requires DPoP and the token has no cnf.jkt: it is not DPoP-bound.',
-  },
-  ERR_DPOP_BINDING_MISMATCH: {
+  // Proof of possession other than this connection's certificate (RFC 9440, RFC 9449)
+  ERR_FORWARDED_CERT_MISSING: {
     http: 401,
     bearer: 'invalid_token',
     grpc: S.UNAUTHENTICATED,
     summary:
-      "The token's cnf.jkt is not the thumbprint of the DPoP proof key (a stolen token used with another key).",
+      'The route takes the client certificate from a trusted hop, and no trusted hop forwarded one.',
   },
-  ERR_DPOP_TOKEN_AS_BEARER: {
+  ERR_DPOP_REQUIRED: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The route requires a DPoP-bound token presented with the DPoP scheme and a proof.',
+  },
+  ERR_DPOP_DOWNGRADE: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The token is bound to a DPoP key (cnf.jkt) but was presented as a Bearer token.',
+  },
+  ERR_DPOP_NOT_BOUND: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The token came with a DPoP proof but is not bound to a DPoP key (no cnf.jkt).',
+  },
+  ERR_DPOP_KEY_MISMATCH: {
     http: 401,
     bearer: 'invalid_token',
     grpc: S.UNAUTHENTICATED,
     summary:
-      'A DPoP-bound token (cnf.jkt) was presented with the Bearer scheme (RFC 9449 §7.2 downgrade).',
+      'The DPoP proof is signed with another key than the one the token is bound to (cnf.jkt).',
+  },
+  ERR_DPOP_UNAVAILABLE: {
+    http: 500,
+    bearer: null,
+    grpc: S.INTERNAL,
+    summary: 'The route accepts DPoP but no DPoP verifier is configured; nothing was forwarded.',
   },
   // Values copied into identity headers / metadata
   ERR_CLAIM_UNSAFE: {

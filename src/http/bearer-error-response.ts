@@ -46,9 +46,11 @@ function challengesOf(
   const algs = typeof algsDetail === 'string' && ALGS.test(algsDetail) ? algsDetail : undefined;
   const dpopError = mapping.bearer !== null && DPOP_ERRORS.has(mapping.bearer);
   const usedDpop = d[DPOP_DETAILS.scheme] === 'DPoP' || dpopError;
-  const acceptsDpop = algs !== undefined || usedDpop;
+  const routeSchemes = d[DPOP_DETAILS.challenge];
+  const acceptsDpop = algs !== undefined || usedDpop || routeSchemes !== undefined;
+  // A route that accepts DPoP names its schemes; otherwise only the one in use is known.
   const acceptsBearer =
-    typeof d[DPOP_DETAILS.acceptsBearer] === 'boolean' ? d[DPOP_DETAILS.acceptsBearer] : !usedDpop;
+    routeSchemes === 'DPoP' ? false : routeSchemes === 'Bearer, DPoP' ? true : !usedDpop;
   if (mapping.bearer === null && mapping.http !== 401) return undefined;
   const description = `error_description="${quotable(error.message)}"`;
   const scope = d['scope'];

@@ -2,7 +2,7 @@ import type { DpopConfig } from '../config/dpop-schema.js';
 import { CertboundError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
-import { createDpopVerifier, type DpopVerifier } from '../verify/dpop/dpop-verifier.js';
+import { createDpopVerifier, type CertboundDpopVerifier } from '../verify/dpop/dpop-verifier.js';
 import { createMemoryReplayStore } from '../verify/dpop/memory-replay-store.js';
 import { createRedisReplayStore } from '../verify/dpop/redis-replay-store.js';
 import { readConfiguredFile } from './config-files.js';
@@ -37,7 +37,7 @@ export async function dpopVerifierOf(
   publicOrigin: string | undefined,
   logger?: Logger,
   metrics?: SidecarMetrics,
-): Promise<DpopVerifier> {
+): Promise<CertboundDpopVerifier> {
   if (publicOrigin === undefined)
     throw new CertboundError(
       'ERR_CONFIG_INVALID',

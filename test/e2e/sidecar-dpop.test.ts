@@ -157,14 +157,14 @@ admin: { host: 127.0.0.1, port: 0 }
       headers: { authorization: `Bearer ${token}` },
     });
     expect(res.status).toBe(401);
-    expect(res.json?.['error']).toBe('ERR_DPOP_TOKEN_AS_BEARER');
+    expect(res.json?.['error']).toBe('ERR_DPOP_DOWNGRADE');
   });
 
   it('a stolen DPoP token with the thief’s own key and valid proofs is refused', async () => {
     const thief = await dpopClient('ES256');
     const res = await callWithNonce(thief, a, '/dpop/steal');
     expect(res.status).toBe(401);
-    expect(JSON.parse(res.body)['error']).toBe('ERR_DPOP_BINDING_MISMATCH');
+    expect(JSON.parse(res.body)['error']).toBe('ERR_DPOP_KEY_MISMATCH');
   });
 
   it('Redis stopped: replicas answer 503 ERR_DPOP_REPLAY_STORE_UNAVAILABLE and /readyz says dpopReplayStore; failOpen serves; back when Redis is', async () => {

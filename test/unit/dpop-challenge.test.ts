@@ -4,10 +4,26 @@ import { CertboundError } from '../../src/errors.js';
 import { bearerErrorResponseOf } from '../../src/http/bearer-error-response.js';
 import { rawBearerErrorOf } from '../../src/sidecar/inbound/raw-bearer-error.js';
 import { createDpopVerifier } from '../../src/verify/dpop/dpop-verifier.js';
-import { withDpopChallenge } from '../../src/verify/dpop/dpop-challenge.js';
 import { dpopClient } from '../support/dpop-client.js';
 
 const ORIGIN = 'https://api.bank.example';
+
+/** `err` with the details the pipeline adds on a route that accepts DPoP (withChallenge). */
+function withDpopChallenge(
+  err: CertboundError,
+  c: { algorithms: string[]; scheme?: 'DPoP' | 'Bearer'; acceptsBearer?: boolean },
+): CertboundError {
+  return new CertboundError(err.code, err.message, {
+    details: {
+      ...err.details,
+      dpopAlgs: c.algorithms.join(' '),
+      ...(c.acceptsBearer !== undefined
+        ? { challenge: c.acceptsBearer ? 'Bearer, DPoP' : 'DPoP' }
+        : {}),
+      ...(c.scheme !== undefined ? { authScheme: c.scheme } : {}),
+    },
+  });
+}
 const ALGS = ['ES256', 'EdDSA'];
 
 /** The challenges oauth4webapi (an independent client) reads from an answer. */

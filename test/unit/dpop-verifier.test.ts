@@ -496,7 +496,7 @@ describe('cnf.jkt binding (RFC 9449 §6): a stolen token with the thief’s own 
     const verifier = createDpopVerifier({ publicOrigin: ORIGIN });
     const jkt = await accept(verifier, await proofBy(thief, TOKEN, 'GET', `${ORIGIN}/accounts`));
     expect(() => checkJktBinding(claims, jkt)).toThrow(
-      expect.objectContaining({ code: 'ERR_DPOP_BINDING_MISMATCH' }),
+      expect.objectContaining({ code: 'ERR_DPOP_KEY_MISMATCH' }),
     );
     const own = await accept(verifier, await proofBy(victim, TOKEN, 'GET', `${ORIGIN}/accounts`));
     expect(() => checkJktBinding(claims, own)).not.toThrow();
@@ -505,10 +505,10 @@ describe('cnf.jkt binding (RFC 9449 §6): a stolen token with the thief’s own 
   it('refuses a token without cnf.jkt, and near-miss encodings of the thumbprint', async () => {
     const jkt = await calculateJwkThumbprint(es256Jwk);
     expect(() => checkJktBinding({}, jkt)).toThrow(
-      expect.objectContaining({ code: 'ERR_CNF_JKT_MISSING' }),
+      expect.objectContaining({ code: 'ERR_DPOP_NOT_BOUND' }),
     );
     expect(() => checkJktBinding({ cnf: { 'x5t#S256': jkt } }, jkt)).toThrow(
-      expect.objectContaining({ code: 'ERR_CNF_JKT_MISSING' }),
+      expect.objectContaining({ code: 'ERR_DPOP_NOT_BOUND' }),
     );
     for (const near of [
       `${jkt}=`,
@@ -518,7 +518,7 @@ describe('cnf.jkt binding (RFC 9449 §6): a stolen token with the thief’s own 
     ])
       if (near !== jkt)
         expect(() => checkJktBinding({ cnf: { jkt: near } }, jkt)).toThrow(
-          expect.objectContaining({ code: 'ERR_DPOP_BINDING_MISMATCH' }),
+          expect.objectContaining({ code: 'ERR_DPOP_KEY_MISMATCH' }),
         );
   });
 });

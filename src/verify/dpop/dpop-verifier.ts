@@ -11,45 +11,12 @@ import {
   type DpopVerifierOptions,
 } from './dpop-options.js';
 import { normaliseHtu, publicOriginOf } from './htu.js';
+import type { DpopProofInput, DpopVerifier, VerifiedDpopProof } from '../proof-inputs.js';
 import { createMemoryReplayStore } from './memory-replay-store.js';
 import { ProofKeyCache } from './proof-key-cache.js';
 
-/** What the pipeline passes for one request. */
-export interface DpopProofInput {
-  /** Every `DPoP` header value (exactly one is allowed). */
-  readonly proofs: readonly string[];
-  /** HTTP method; POST for gRPC. */
-  readonly method: string;
-  /** Normalised path (or `/pkg.Service/Method`); htu = publicOrigin + path. */
-  readonly path: string;
-  /** The access token, for `ath`. */
-  readonly accessToken: string;
-}
-
-/** A proof that passed every check but replay. */
-export interface VerifiedDpopProof {
-  /** RFC 7638 thumbprint of the proof's jwk (compared with `cnf.jkt`, constant time). */
-  readonly jkt: string;
-  /**
-   * Records (jkt, jti) — call only after every other check passed (RFC 9449 §11.1).
-   *
-   * @throws CertboundError `ERR_DPOP_REPLAY`, `ERR_DPOP_REPLAY_STORE_UNAVAILABLE`
-   */
-  commit(): Promise<void>;
-}
-
-/** The DPoP proof check of one listener. */
-export interface DpopVerifier {
-  /** Allowed algs, for `WWW-Authenticate: DPoP algs="…"` and RFC 9728 metadata. */
-  readonly algorithms: readonly string[];
-  /** @throws CertboundError `ERR_DPOP_*` (invalid_dpop_proof / use_dpop_nonce) */
-  verify(input: DpopProofInput): Promise<VerifiedDpopProof>;
-  /** A nonce to send as `DPoP-Nonce` on a response (undefined when nonces are off). */
-  nonceForResponse(): string | undefined;
-  /** Readiness (the Redis store): undefined = ready. */
-  readinessProblem(): string | undefined;
-  close(): Promise<void>;
-}
+/** The DPoP verifier of one listener: every member of the pipeline's interface is there. */
+export type CertboundDpopVerifier = Required<DpopVerifier>;
 
 // RFC 7515 §7.1 compact serialisation, signature required (no unsecured JWS).
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
@@ -102,7 +69,7 @@ function mapVerifyError(err: unknown): CertboundError {
  *
  * @throws TypeError on unsafe options (a forbidden or unknown algorithm, a bad origin)
  */
-export function createDpopVerifier(options: DpopVerifierOptions): DpopVerifier {
+export function createDpopVerifier(options: DpopVerifierOptions): CertboundDpopVerifier {
   const origin = publicOriginOf(options.publicOrigin);
   const algorithms = [...(options.algorithms ?? DPOP_DEFAULT_ALGORITHMS)];
   if (algorithms.length === 0) throw new TypeError('DPoP algorithms must not be empty');
