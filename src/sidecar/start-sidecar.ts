@@ -18,6 +18,7 @@ import type { OutboundListener } from './outbound/outbound-proxy.js';
 import { Readiness } from './readiness.js';
 import { startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
+import { DPOP_READINESS_NAME, dpopVerifierOf } from './dpop-of-config.js';
 import { verifierPlanOf, warmUpKeys } from './verifier-of-config.js';
 
 /** Options of {@link startSidecar} that are not configuration. */
@@ -116,12 +117,29 @@ export async function startSidecar(
   let admin: AdminServer | undefined;
   try {
     if (plan !== undefined) {
+      const dpopConfig = config.verify?.dpop;
+      const dpop =
+        dpopConfig !== undefined
+          ? await dpopVerifierOf(dpopConfig, config.inbound?.publicOrigin, logger, metrics)
+          : undefined;
       const ver = lifecycle.own(
-        plan.build(source, (issuer, result) =>
-          metrics.introspectionRequests.inc({ issuer, result }),
+        plan.build(
+          source,
+          (issuer, result) => metrics.introspectionRequests.inc({ issuer, result }),
+          { dpop },
         ),
         (v) => v.close(),
       );
+      if (dpop !== undefined) {
+        // /readyz names the shared replay store on its own (RFC 9449 §11.1 replay checks).
+        readiness.add({
+          name: DPOP_READINESS_NAME,
+          check: () => {
+            const problem = dpop.readinessProblem();
+            return problem === undefined ? { ok: true } : { ok: false, reason: problem };
+          },
+        });
+      }
       verifier = ver;
       metrics.observeVerifierCache(() => ver.stats());
       // One check for every issuer's keys and introspection; the reason names the one down.

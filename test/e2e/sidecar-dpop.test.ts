@@ -89,6 +89,16 @@ admin: { host: 127.0.0.1, port: 0 }
     await files?.cleanup();
   });
 
+  /** The first log line of `sidecar` matching `match`, awaiting its output (bounded). */
+  async function lineOf(sidecar: SidecarProcess, match: (l: string) => boolean): Promise<string> {
+    for (let i = 0; i < 100; i++) {
+      const found = sidecar.lines.find(match);
+      if (found !== undefined) return found;
+      await new Promise((r) => sidecar.child.stdout?.once('data', r));
+    }
+    throw new Error('no such log line');
+  }
+
   /** One oauth4webapi DPoP request to `sidecar` for `PUBLIC + path` (the URL the client signs). */
   async function call(client: DpopClient, sidecar: SidecarProcess, path: string, tok = token) {
     let proof = '';
@@ -128,7 +138,8 @@ admin: { host: 127.0.0.1, port: 0 }
     expect(retry.status, retry.body).toBe(200);
     expect(app.seen.length).toBe(seen + 1);
     expect(retry.headers.get('dpop-nonce')).toMatch(/^[A-Za-z0-9_-]+$/);
-    const line = a.lines.findLast(
+    const line = await lineOf(
+      a,
       (l) => l.includes('"path":"/dpop/accounts"') && l.includes('"status":200'),
     );
     expect(line).toContain('"proof":"dpop"');
