@@ -1,4 +1,3 @@
-import { writeFile } from 'node:fs/promises';
 import * as oauth from 'oauth4webapi';
 import { fetch as undiciFetch, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
