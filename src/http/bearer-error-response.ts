@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { Http2ServerResponse } from 'node:http2';
 import { CertboundError, ERROR_TABLE, isCertboundError, type ErrorMapping } from '../errors.js';
-import { DPOP_DETAILS } from '../verify/dpop/dpop-challenge.js';
+import { DPOP_DETAILS, dpopNonceOf } from '../verify/dpop/dpop-challenge.js';
 import { DPOP_DEFAULT_ALGORITHMS } from '../verify/dpop/dpop-options.js';
 
 /** An HTTP error answer, ready to write. */
@@ -25,8 +25,7 @@ function quotable(text: string): string {
   return text.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, ' ').slice(0, 300);
 }
 
-// RFC 9449 §8.1: nonce = 1*NQCHAR; §7.1 algs: space-separated JWS alg names.
-const NQCHARS = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+// RFC 9449 §7.1 algs: space-separated JWS alg names.
 const ALGS = /^[A-Za-z0-9-]+( [A-Za-z0-9-]+)*$/;
 const DPOP_ERRORS = new Set(['invalid_dpop_proof', 'use_dpop_nonce']);
 
@@ -101,8 +100,8 @@ export function bearerErrorResponseOf(
   const challenges = challengesOf(error, mapping, realm);
   if (challenges !== undefined) headers['www-authenticate'] = challenges;
   // RFC 9449 §8.1: the nonce the client must put in its next proof.
-  const nonce = error.details[DPOP_DETAILS.nonce];
-  if (typeof nonce === 'string' && NQCHARS.test(nonce)) headers['dpop-nonce'] = nonce;
+  const nonce = dpopNonceOf(error.details);
+  if (nonce !== undefined) headers['dpop-nonce'] = nonce;
   // RFC 9110 §10.2.3: an outage says when to retry, on every transport that answers HTTP.
   if (mapping.retryAfterSec !== undefined) headers['retry-after'] = String(mapping.retryAfterSec);
   const body = JSON.stringify({ error: error.code, message: error.message });

@@ -14,3 +14,15 @@ export const DPOP_DETAILS = {
   /** The schemes the route accepts: `DPoP`, or `Bearer, DPoP` (both challenges are sent). */
   challenge: 'challenge',
 } as const;
+
+// RFC 9449 §8.1: nonce = 1*NQCHAR.
+const NQCHARS = /^[\x21\x23-\x5b\x5d-\x7e]{1,256}$/;
+
+/**
+ * The server nonce an error carries for its answer (`DPoP-Nonce` header or gRPC
+ * metadata), validated so it can never inject a header; undefined when there is none.
+ */
+export function dpopNonceOf(details: Readonly<Record<string, unknown>>): string | undefined {
+  const nonce = details[DPOP_DETAILS.nonce];
+  return typeof nonce === 'string' && NQCHARS.test(nonce) ? nonce : undefined;
+}
