@@ -3,13 +3,8 @@ import { fetch as undiciFetch, type Agent } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { dpopTokenOf, startTestAs, type AsFixture } from '../support/as.js';
 import { dpopClient, type DpopClient } from '../support/dpop-client.js';
-import {
-  mtlsAgent,
-  send,
-  startRecordingApp,
-  tempDir,
-  type RecordingApp,
-} from '../support/http-fixtures.js';
+import { mtlsAgent, send, tempDir } from '../support/http-fixtures.js';
+import WebSocket, { WebSocketServer } from 'ws';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { startSidecarProcess, type SidecarProcess } from '../support/sidecar-process.js';
 
@@ -23,7 +18,6 @@ const PUBLIC = 'https://api.bank.test';
 describe('certbound run with verify.dpop: DPoP tokens from oidc-provider, replicas sharing Redis', () => {
   let fx: AsFixture;
   let redis: RedisServer;
-  let app: RecordingApp;
   let files: Awaited<ReturnType<typeof tempDir>>;
   let a: SidecarProcess;
   let b: SidecarProcess;
@@ -31,6 +25,35 @@ describe('certbound run with verify.dpop: DPoP tokens from oidc-provider, replic
   let ingress: Agent;
   let spa: DpopClient;
   let token: string;
+  let app: { url: string; seen: string[]; close(): Promise<void> };
+
+  /** The app: records plain requests; WebSocket upgrades are greeted with the verified jkt. */
+  async function startApp(): Promise<{ url: string; seen: string[]; close(): Promise<void> }> {
+    const { createServer } = await import('node:http');
+    const seen: string[] = [];
+    const server = createServer((req, res) => {
+      seen.push(req.url ?? '');
+      res.end('plain');
+    });
+    const wss = new WebSocketServer({ noServer: true });
+    server.on('upgrade', (req, socket, head) =>
+      wss.handleUpgrade(req, socket, head, (ws) =>
+        ws.send(`hello ${String(req.headers['x-certbound-dpop-jkt'])}`),
+      ),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as { port: number }).port;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      seen,
+      close: () =>
+        new Promise<void>((resolve) => {
+          for (const c of wss.clients) c.terminate();
+          server.close(() => resolve());
+          server.closeAllConnections();
+        }),
+    };
+  }
 
   const baseOf = (s: SidecarProcess): string =>
     `https://127.0.0.1:${s.addresses.inbound!.split(':').at(-1)}`;
@@ -39,7 +62,7 @@ describe('certbound run with verify.dpop: DPoP tokens from oidc-provider, replic
     [fx, redis, app, files] = await Promise.all([
       startTestAs({ dpop: true }, ['orders', 'payments', 'attacker']),
       startRedisServer(),
-      startRecordingApp(),
+      startApp(),
       tempDir(),
     ]);
     const w = fx.pki.workloads['payments']!;
@@ -175,6 +198,45 @@ admin: { host: 127.0.0.1, port: 0 }
     const res = await callWithNonce(thief, a, '/dpop/steal');
     expect(res.status).toBe(401);
     expect(JSON.parse(res.body)['error']).toBe('ERR_DPOP_KEY_MISMATCH');
+  });
+
+  it('a WebSocket upgrade with DPoP is verified like any request: joined with the jkt; its proof replayed is refused', async () => {
+    // Learn a nonce first, then a proof for the upgrade GET (htu https://, not wss://).
+    await callWithNonce(spa, a, '/dpop/warm');
+    const proof = (await spa.request(token, 'GET', `${PUBLIC}/dpop/ws`)).proof;
+    const open = (p: string) =>
+      new WebSocket(`wss://localhost:${baseOf(a).split(':').at(-1)}/dpop/ws`, {
+        ca: fx.pki.ca.certPem,
+        cert: fx.pki.workloads['orders']!.certPem,
+        key: fx.pki.workloads['orders']!.keyPem,
+        headers: { authorization: `DPoP ${token}`, dpop: p },
+      });
+    const joined = open(proof);
+    const hello = await new Promise<string>((resolve, reject) => {
+      joined.once('message', (m) => resolve((m as Buffer).toString()));
+      joined.once('error', reject);
+    });
+    joined.close();
+    expect(hello).toBe(`hello ${await spa.handle.calculateThumbprint()}`);
+    const replayed = open(proof);
+    const status = await new Promise<number>((resolve) => {
+      replayed.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      replayed.once('open', () => resolve(101));
+      replayed.once('error', () => resolve(-1));
+    });
+    replayed.terminate();
+    expect(status).toBe(401);
+  });
+
+  it('metrics count DPoP proofs by result, replay hits and nonce challenges', async () => {
+    const text = await (await fetch(`http://${a.addresses.admin}/metrics`)).text();
+    const value = (re: RegExp) => Number(re.exec(text)?.[1] ?? 0);
+    expect(value(/^certbound_dpop_proofs_total\{result="ok"\} (\d+)/m)).toBeGreaterThan(0);
+    expect(value(/^certbound_dpop_nonce_challenges_total (\d+)/m)).toBeGreaterThan(0);
+    const bText = await (await fetch(`http://${b.addresses.admin}/metrics`)).text();
+    expect(
+      Number(/^certbound_dpop_replay_hits_total (\d+)/m.exec(bText)?.[1] ?? 0),
+    ).toBeGreaterThan(0);
   });
 
   it('Redis stopped: replicas answer 503 ERR_DPOP_REPLAY_STORE_UNAVAILABLE and /readyz says dpopReplayStore; failOpen serves; back when Redis is', async () => {
