@@ -72,6 +72,11 @@ export interface AuthorizationServerOptions {
    * `invalid_client`. Default false.
    */
   readonly mtlsOnlyAtAliases?: boolean;
+  /**
+   * RFC 9449 DPoP at the token endpoint (oidc-provider `features.dPoP`): a token request
+   * with a `DPoP` proof gets a `cnf.jkt`-bound token. Default false.
+   */
+  readonly dpop?: boolean;
 }
 
 /** Requests served, per endpoint. */
@@ -304,6 +309,7 @@ export async function startAuthorizationServer(
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        dPoP: { enabled: options.dpop === true },
         // RFC 9701 JWT introspection responses, for clients with introspection_signed_response_alg.
         jwtIntrospection: { enabled: true },
         introspection: {

@@ -5,8 +5,17 @@
  * Messages never contain a token, a key or a whole certificate: callers may log them.
  */
 
-/** RFC 6750 §3.1 error codes, or `null` when the request carried no credentials at all. */
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | null;
+/**
+ * RFC 6750 §3.1 error codes, RFC 9449 §7.1/§12.2 `invalid_dpop_proof` and §8 `use_dpop_nonce`
+ * (answered in a `DPoP` challenge), or `null` when the request carried no credentials at all.
+ */
+export type BearerErrorCode =
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
+  | null;
 
 /** gRPC status codes used by certbound (numeric values from grpc/status.h, no grpc import). */
 export const GrpcCode = {
@@ -158,6 +167,105 @@ export const ERROR_TABLE = {
     grpc: S.UNAUTHENTICATED,
     summary:
       "The token is bound to another certificate than the caller's (stolen or replayed token).",
+  },
+  // DPoP (RFC 9449): proof checks (§4.3), nonces (§8), replay (§11.1), binding (§6, §7.2)
+  ERR_DPOP_PROOF_MISSING: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The request uses the DPoP scheme (or the route requires DPoP) but has no DPoP proof header.',
+  },
+  ERR_DPOP_PROOF_MULTIPLE: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The request carries more than one DPoP proof header.',
+  },
+  ERR_DPOP_PROOF_TOO_LARGE: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The DPoP proof is larger than verify.dpop.maxProofBytes.',
+  },
+  ERR_DPOP_PROOF_MALFORMED: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The DPoP proof is not a compact JWS with typ dpop+jwt and the claims htm, htu, iat, jti (and ath).',
+  },
+  ERR_DPOP_ALG: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The DPoP proof is signed with an algorithm that is not allowed (none, HS*, or not listed).',
+  },
+  ERR_DPOP_JWK: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The DPoP proof jwk header is missing, not a public asymmetric key (private or symmetric members), or unusable with alg.',
+  },
+  ERR_DPOP_SIGNATURE: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The DPoP proof signature does not verify with its own jwk.',
+  },
+  ERR_DPOP_HTM: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The DPoP proof htm is not the method of this request.',
+  },
+  ERR_DPOP_HTU: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The DPoP proof htu is not the URI of this request (inbound.publicOrigin + path).',
+  },
+  ERR_DPOP_IAT: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The DPoP proof iat is outside the acceptance window (verify.dpop.iatWindow).',
+  },
+  ERR_DPOP_ATH: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The DPoP proof ath is missing or is not the hash of the access token it comes with.',
+  },
+  ERR_DPOP_REPLAY: {
+    http: 401,
+    bearer: 'invalid_dpop_proof',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The DPoP proof (its key and jti) was already used: a replayed proof.',
+  },
+  ERR_DPOP_NONCE_REQUIRED: {
+    http: 401,
+    bearer: 'use_dpop_nonce',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'Server nonces are on and the DPoP proof has no nonce; retry with the DPoP-Nonce sent.',
+  },
+  ERR_DPOP_NONCE_INVALID: {
+    http: 401,
+    bearer: 'use_dpop_nonce',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The DPoP proof nonce is stale or was not issued by this service; retry with the DPoP-Nonce sent.',
+  },
+  ERR_DPOP_REPLAY_STORE_UNAVAILABLE: {
+    http: 503,
+    bearer: null,
+    grpc: S.UNAVAILABLE,
+    summary:
+      'The DPoP replay store (Redis) cannot be reached, or the in-memory store is full: proofs are refused (fail closed).',
+    retryAfterSec: 1,
   },
   // Proof of possession other than this connection's certificate (RFC 9440, RFC 9449)
   ERR_FORWARDED_CERT_MISSING: {

@@ -1,5 +1,6 @@
 export { thumbprintOf, derOf, type CertificateInput } from './thumbprint.js';
 export { checkBinding } from './check-binding.js';
+export { checkJktBinding, jktOf } from './check-jkt-binding.js';
 export { constantTimeEqual } from './constant-time-equal.js';
 export {
   peerIdentityOf,

@@ -1,6 +1,7 @@
 import { createSecureContext, getCiphers } from 'node:tls';
 import { z } from 'zod';
-import { parseDuration } from '../duration.js';
+import { dpopSchema } from './dpop-schema.js';
+import { duration } from './duration-schema.js';
 import {
   cipherListOf,
   isTls13Suite,
@@ -16,16 +17,6 @@ import { INTROSPECTION_DEFAULTS } from '../verify/introspection-options.js';
 import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-
-/** A duration written as `500ms`, `30s`, `5m`, `24h` (or a number of milliseconds). */
-const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
-  try {
-    return parseDuration(value);
-  } catch {
-    ctx.addIssue({ code: 'custom', message: 'is not a duration' });
-    return z.NEVER;
-  }
-});
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -344,6 +335,7 @@ const verifySchema = z
       .default(VERIFIER_DEFAULTS.maxTokenLifetimeSec * 1000),
     maxTokenBytes: z.number().int().min(256).default(VERIFIER_DEFAULTS.maxTokenBytes),
     cacheSize: z.number().int().min(0).default(VERIFIER_DEFAULTS.cacheSize),
+    dpop: dpopSchema.optional(),
   })
   .superRefine((value, ctx) => {
     if (value.issuers !== undefined) {

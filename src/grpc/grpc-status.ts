@@ -1,4 +1,5 @@
 import { CertboundError, isCertboundError } from '../errors.js';
+import { dpopNonceOf } from '../verify/dpop/dpop-challenge.js';
 import { grpcDetailsOf } from './trailers-only.js';
 
 /** A gRPC status as certbound reports it: numeric code and secret-free details. */
@@ -7,6 +8,8 @@ export interface GrpcStatus {
   readonly code: number;
   /** `"<ERR_CODE>: <message>"`, so clients can switch on the stable code. */
   readonly details: string;
+  /** RFC 9449 §8: the server nonce to send as `dpop-nonce` metadata, when the error has one. */
+  readonly dpopNonce?: string | undefined;
 }
 
 /**
@@ -15,7 +18,12 @@ export interface GrpcStatus {
  */
 export function grpcStatusOf(err: unknown): GrpcStatus {
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
-  return { code: error.mapping.grpc, details: grpcDetailsOf(error) };
+  const dpopNonce = dpopNonceOf(error.details);
+  return {
+    code: error.mapping.grpc,
+    details: grpcDetailsOf(error),
+    ...(dpopNonce !== undefined ? { dpopNonce } : {}),
+  };
 }
 
 /** The stable code at the start of gRPC status details, if there is one. */

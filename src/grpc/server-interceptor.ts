@@ -2,7 +2,7 @@ import {
   ResponderBuilder,
   ServerInterceptingCall,
   ServerListenerBuilder,
-  type Metadata,
+  Metadata,
   type ServerInterceptingCallInterface,
   type ServerInterceptor,
 } from '@grpc/grpc-js';
@@ -149,7 +149,14 @@ export function boundTokenServerInterceptor(
                 peer,
                 startedAt,
               });
-              intercepting.sendStatus({ code: status.code, details: status.details });
+              // RFC 9449 §8: the nonce a DPoP caller must put in its retry's proof.
+              const trailers = new Metadata();
+              if (status.dpopNonce !== undefined) trailers.set('dpop-nonce', status.dpopNonce);
+              intercepting.sendStatus({
+                code: status.code,
+                details: status.details,
+                metadata: trailers,
+              });
             },
           );
       })

@@ -1,5 +1,6 @@
 import { constants, Http2ServerResponse, type ServerHttp2Stream } from 'node:http2';
 import { CertboundError, GrpcCode, isCertboundError } from '../errors.js';
+import { dpopNonceOf } from '../verify/dpop/dpop-challenge.js';
 
 /**
  * gRPC over HTTP/2 wire format, shared by the HTTP listener (which must answer gRPC callers
@@ -29,6 +30,7 @@ export function writeGrpcStatus(
   target: Http2ServerResponse | ServerHttp2Stream,
   code: number,
   details: string,
+  dpopNonce?: string,
 ): void {
   const stream = target instanceof Http2ServerResponse ? target.stream : target;
   if (stream.destroyed || stream.closed) return;
@@ -42,6 +44,8 @@ export function writeGrpcStatus(
       'content-type': 'application/grpc',
       'grpc-status': String(code),
       'grpc-message': percentEncodeGrpcMessage(details),
+      // RFC 9449 §8: the nonce a DPoP client must use on its retry (already validated).
+      ...(dpopNonce !== undefined ? { 'dpop-nonce': dpopNonce } : {}),
     },
     { endStream: true },
   );
@@ -58,7 +62,7 @@ export function writeGrpcError(
   err: unknown,
 ): CertboundError['code'] {
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
-  writeGrpcStatus(target, error.mapping.grpc, grpcDetailsOf(error));
+  writeGrpcStatus(target, error.mapping.grpc, grpcDetailsOf(error), dpopNonceOf(error.details));
   return error.code;
 }
 

@@ -14,6 +14,12 @@ export interface SidecarMetrics {
    * `unavailable`); cached answers are not counted.
    */
   readonly introspectionRequests: Counter<'issuer' | 'result'>;
+  /** DPoP proofs checked (RFC 9449), by `result`: `ok` or the `ERR_DPOP_*` code. */
+  readonly dpopProofs: Counter<'result'>;
+  /** DPoP proofs refused as replays (same key and jti seen within the window). */
+  readonly dpopReplayHits: Counter;
+  /** `use_dpop_nonce` challenges sent (proof without, or with a stale or forged, nonce). */
+  readonly dpopNonceChallenges: Counter;
   /** Outbound proxied requests by `upstream` and `result`. */
   readonly outboundRequests: Counter<'upstream' | 'result'>;
   /** notAfter of the workload certificate in force, seconds since the epoch. */
@@ -119,6 +125,22 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       name: 'certbound_introspection_requests_total',
       help: 'Token introspection calls to the authorization server by issuer and result.',
       labelNames: ['issuer', 'result'],
+      registers: [registry],
+    }),
+    dpopProofs: new Counter({
+      name: 'certbound_dpop_proofs_total',
+      help: 'DPoP proofs checked, by result (ok or the ERR_DPOP_* code).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    dpopReplayHits: new Counter({
+      name: 'certbound_dpop_replay_hits_total',
+      help: 'DPoP proofs refused as replays (key and jti already seen in the acceptance window).',
+      registers: [registry],
+    }),
+    dpopNonceChallenges: new Counter({
+      name: 'certbound_dpop_nonce_challenges_total',
+      help: 'use_dpop_nonce challenges sent (missing, stale or forged nonce).',
       registers: [registry],
     }),
     outboundRequests: new Counter({

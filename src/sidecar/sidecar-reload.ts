@@ -1,6 +1,7 @@
 import { nameOverrides } from '../config/env-overrides.js';
 import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError, isCertboundError } from '../errors.js';
+import type { ProofSources } from '../verify/proof-inputs.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
@@ -36,6 +37,8 @@ export interface ReloadTargets {
   readonly tokens: TokenClient | undefined;
   /** The configuration in force (its live parts are replaced on success). */
   running: CertboundConfig;
+  /** Proof sources built at start (the DPoP verifier and its replay store), kept by reloads. */
+  readonly proofSources?: ProofSources;
 }
 
 function asCertboundError(err: unknown): CertboundError {
@@ -74,8 +77,10 @@ export function createReloader(
       if (applies('inbound.policies')) compilePolicies(next.inbound?.policies ?? []);
       if (applies('verify') && next.verify !== undefined && targets.verifier !== undefined) {
         const vplan = await verifierPlanOf(next.verify);
-        const fresh = vplan.build(targets.source, (issuer, result) =>
-          targets.metrics.introspectionRequests.inc({ issuer, result }),
+        const fresh = vplan.build(
+          targets.source,
+          (issuer, result) => targets.metrics.introspectionRequests.inc({ issuer, result }),
+          targets.proofSources,
         );
         built = fresh;
         // A verifier without keys would refuse every token: fetch them before the swap.

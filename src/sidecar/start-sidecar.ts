@@ -5,6 +5,7 @@ import type { X509Source } from '../identity/x509-source.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
 import { TokenClient } from '../token/token-client.js';
+import type { ProofSources } from '../verify/proof-inputs.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
 import { tokenRequestOf } from './config-files.js';
 import { prepareSidecar } from './prepare-sidecar.js';
@@ -17,6 +18,7 @@ import type { OutboundListener } from './outbound/outbound-proxy.js';
 import { Readiness } from './readiness.js';
 import { startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
+import { DPOP_READINESS_NAME, dpopVerifierOf } from './dpop-of-config.js';
 import { createReloader, type ReloadOutcome } from './sidecar-reload.js';
 import { SwappableVerifier } from './swappable-verifier.js';
 import { warmUpKeys } from './verifier-of-config.js';
@@ -116,17 +118,40 @@ export async function startSidecar(
   let outboundGrpc: GrpcOutboundListener | undefined;
   let localApi: LocalApi | undefined;
   let admin: AdminServer | undefined;
+  let proofSources: ProofSources = {};
   try {
     if (plan !== undefined) {
+      const dpopConfig = config.verify?.dpop;
+      const dpop =
+        dpopConfig !== undefined
+          ? lifecycle.own(
+              await dpopVerifierOf(dpopConfig, config.inbound?.publicOrigin, logger, metrics),
+              (d) => d.close(),
+            )
+          : undefined;
+      // The sidecar owns the DPoP verifier (its replay store outlives a reloaded verifier).
+      proofSources = { dpop: dpop && { ...dpop, close: undefined } };
       // Read through a holder: a reload swaps the verifier under the running listeners.
       const ver = lifecycle.own(
         new SwappableVerifier(
-          plan.build(source, (issuer, result) =>
-            metrics.introspectionRequests.inc({ issuer, result }),
+          plan.build(
+            source,
+            (issuer, result) => metrics.introspectionRequests.inc({ issuer, result }),
+            proofSources,
           ),
         ),
         (v) => v.close(),
       );
+      if (dpop !== undefined) {
+        // /readyz names the shared replay store on its own (RFC 9449 §11.1 replay checks).
+        readiness.add({
+          name: DPOP_READINESS_NAME,
+          check: () => {
+            const problem = dpop.readinessProblem();
+            return problem === undefined ? { ok: true } : { ok: false, reason: problem };
+          },
+        });
+      }
       verifier = ver;
       metrics.observeVerifierCache(() => ver.stats());
       // One check for every issuer's keys and introspection; the reason names the one down.
@@ -240,6 +265,7 @@ export async function startSidecar(
     outbound,
     tokens,
     running: config,
+    proofSources,
   };
   const reload = createReloader(reloads);
   let closing: Promise<void> | undefined;

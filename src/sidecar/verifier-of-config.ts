@@ -9,6 +9,7 @@ import { createVerifier, type Verifier } from '../verify/create-verifier.js';
 import type { IntrospectionResult } from '../verify/introspection-options.js';
 import { createMultiIssuerVerifier, type IssuerOptions } from '../verify/multi-issuer-verifier.js';
 import type { JwksOption } from '../verify/options.js';
+import type { ProofSources } from '../verify/proof-inputs.js';
 import { jwksOptionOf, readConfiguredCaFile, readConfiguredFile } from './config-files.js';
 import { retryUntil } from './retry-until.js';
 
@@ -29,6 +30,7 @@ export interface VerifierPlan {
   build(
     source: X509Source,
     onIntrospection?: (issuer: string, result: IntrospectionResult) => void,
+    sources?: ProofSources,
   ): Verifier;
 }
 
@@ -102,8 +104,9 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
     return {
       remoteKeys: 'url' in jwks,
       readinessName: 'jwks',
-      build: () =>
+      build: (_source, _onIntrospection, sources = {}) =>
         createVerifier({
+          ...sources,
           jwks,
           issuer: v.issuer as string | string[],
           audience: v.audience as string | string[],
@@ -117,9 +120,10 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
   return {
     remoteKeys: issuers.some((i) => i.jwks !== undefined && 'url' in i.jwks),
     readinessName: 'issuers',
-    build(source, onIntrospection) {
+    build(source, onIntrospection, sources = {}) {
       const agents: MtlsAgents[] = [];
       const verifier = createMultiIssuerVerifier({
+        ...sources,
         ...sharedOf(v),
         issuers: issuers.map(({ config, jwks, secret, ca }): IssuerOptions => {
           const intro = config.introspection;

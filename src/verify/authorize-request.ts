@@ -170,13 +170,20 @@ export async function authorizeToken(
  * (`challenge`: `Bearer`, `DPoP` or `Bearer, DPoP`; `dpopAlgs`: the proof algorithms) for
  * the transports to render (RFC 9449 §7.1: both challenges when both are accepted).
  */
-function withChallenge(err: unknown, rules: ProofRules, dpop: DpopVerifier | undefined): unknown {
+function withChallenge(
+  err: unknown,
+  rules: ProofRules,
+  dpop: DpopVerifier | undefined,
+  scheme: Credentials['scheme'] | undefined,
+): unknown {
   if (!rules.acceptsDpop || !(err instanceof CertboundError)) return err;
   return new CertboundError(err.code, err.message, {
     cause: err.cause,
     details: {
       ...err.details,
       challenge: rules.requiresDpop ? 'DPoP' : 'Bearer, DPoP',
+      // RFC 9449 §7.1: the error goes in the challenge of the scheme the request used.
+      ...(scheme !== undefined ? { authScheme: scheme } : {}),
       ...(dpop !== undefined ? { dpopAlgs: dpop.algorithms.join(' ') } : {}),
     },
   });
@@ -201,6 +208,7 @@ export async function authorizeRequest(
   const policy =
     policies !== undefined && policies.length > 0 ? policyFor(policies, request.path) : undefined;
   const rules = policy?.proof === undefined ? CONNECTION_RULES : proofRulesOf(policy.proof);
+  let scheme: Credentials['scheme'] | undefined;
   try {
     const certificate = certificateEvidenceOf(request, rules, pipeline.forwarded);
     if (rules.requiresDpop && pipeline.dpop === undefined)
@@ -210,6 +218,7 @@ export async function authorizeRequest(
       request.tokenInQuery === true,
       rules.acceptsDpop && pipeline.dpop !== undefined,
     );
+    scheme = credentials.scheme;
     if (rules.requiresDpop && credentials.scheme !== 'DPoP')
       throw new CertboundError('ERR_DPOP_REQUIRED');
     const { principal, proof } = await authorizeCredentials(
@@ -225,6 +234,6 @@ export async function authorizeRequest(
     if (proof.dpop !== undefined) await proof.dpop.commit();
     return principal;
   } catch (err) {
-    throw withChallenge(err, rules, pipeline.dpop);
+    throw withChallenge(err, rules, pipeline.dpop, scheme);
   }
 }

@@ -15,7 +15,14 @@ describe('error table', () => {
       expect(code).toMatch(/^ERR_[A-Z_]+$/);
       expect(m.http).toBeGreaterThanOrEqual(400);
       expect(m.http).toBeLessThan(600);
-      expect([null, 'invalid_request', 'invalid_token', 'insufficient_scope']).toContain(m.bearer);
+      expect([
+        null,
+        'invalid_request',
+        'invalid_token',
+        'insufficient_scope',
+        'invalid_dpop_proof',
+        'use_dpop_nonce',
+      ]).toContain(m.bearer);
       expect(grpcCodes.has(m.grpc)).toBe(true);
       expect(m.summary.length).toBeGreaterThan(10);
     }

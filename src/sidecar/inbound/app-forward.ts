@@ -30,6 +30,8 @@ export interface AppForwardOptions {
   readonly reporter: CallReporter;
   /** True while the listener drains: HTTP/1 responses carry `connection: close`. */
   readonly draining?: () => boolean;
+  /** The DPoP nonce to push on answers to DPoP requests (RFC 9449 §8.2), when nonces are on. */
+  readonly dpopNonce?: () => string | undefined;
 }
 
 /** Streams verified requests to the app and relays its answers. */
@@ -123,6 +125,11 @@ export function createAppForward(options: AppForwardOptions): AppForward {
           const out = relayResponseHeaders(answer.headers);
           if (req.httpVersionMajor === 1 && options.draining?.() === true)
             out['connection'] = 'close';
+          // RFC 9449 §8.2: a fresh nonce before the client's one expires; ours, not the app's.
+          if (principal.proof !== undefined && principal.proof !== 'mtls') {
+            const nonce = options.dpopNonce?.();
+            if (nonce !== undefined) out['dpop-nonce'] = nonce;
+          }
           (res as ServerResponse).writeHead(answer.statusCode, out);
           answerStatus = answer.statusCode;
           answerBody = answer.body;

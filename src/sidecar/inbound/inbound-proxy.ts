@@ -122,6 +122,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     headerOptions,
     reporter,
     ...draining,
+    dpopNonce: () => options.verifier.pipeline.dpop?.nonceForResponse?.(),
   });
   const dispatchGrpc = createGrpcDispatch({
     ...(options.inboundGrpcHandler !== undefined ? { handler: options.inboundGrpcHandler } : {}),
