@@ -85,7 +85,7 @@ describe('TokenClient readiness', () => {
     expect(status.reason).toContain(`resource ${PAYMENTS}`);
     expect(status.reason).toContain('invalid_client');
     const logged = lines.filter((l) => l.msg.includes('invalid_client'));
-    expect(logged.map((l) => l.level)).toEqual([50]);
+    expect(logged.map((l) => l.level)).toEqual(['error']);
     await c.close();
     expect(c.ready().ok).toBe(false);
   });

@@ -261,7 +261,7 @@ export async function startOutboundListener(
       options.metrics?.activeConnections.dec({ listener: 'outbound' });
     });
   });
-  await listen(server, options.port, host);
+  await listen(server, options.port, host, 'outbound');
   const port = (server.address() as AddressInfo).port;
   return {
     server,
