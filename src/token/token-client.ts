@@ -255,9 +255,9 @@ export class TokenClient implements TokenProvider {
       as?.mtls_endpoint_aliases?.token_endpoint ?? as?.token_endpoint ?? '',
     );
     // oauth4webapi attaches the Response it judged (unexpected status, bad body) as a cause.
-    let answered: unknown = error.cause;
+    let answered = error.cause as { cause?: unknown } | undefined;
     for (let i = 0; i < 4 && answered !== undefined && !(answered instanceof Response); i++)
-      answered = (answered as { cause?: unknown } | null)?.cause;
+      answered = answered.cause as { cause?: unknown } | undefined;
     return new CertboundError(error.code, error.message, {
       cause: error.cause ?? error,
       details: {
