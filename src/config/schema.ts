@@ -10,6 +10,7 @@ import { normalisePath } from '../verify/request-path.js';
 import { FILE_SOURCE_DEFAULTS } from '../identity/file-x509-source.js';
 import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-x509-source.js';
 import { isLoopback } from '../loopback.js';
+import { tracingSchema } from './tracing-schema.js';
 import { TOKEN_DEFAULTS } from '../token/options.js';
 import { INTROSPECTION_DEFAULTS } from '../verify/introspection-options.js';
 import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
@@ -478,6 +479,7 @@ export const configSchema = z
     outbound: outboundSchema.optional(),
     admin: adminSchema.optional(),
     localApi: localApiSchema.optional(),
+    tracing: tracingSchema.optional(),
   })
   .superRefine((value, ctx) => {
     if (value.inbound !== undefined && value.verify === undefined) {

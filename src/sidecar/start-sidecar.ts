@@ -3,7 +3,9 @@ import { watchCertificateValidity } from '../identity/certificate-validity.js';
 import { watchIdentityStats } from '../identity/identity-stats.js';
 import type { X509Source } from '../identity/x509-source.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
+import { createMetrics, type KnownLabels, type SidecarMetrics } from '../observability/metrics.js';
+import { startTracing } from '../observability/tracing.js';
+import { packageVersion } from '../cli/version.js';
 import { TokenClient } from '../token/token-client.js';
 import type { Verifier } from '../verify/create-verifier.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
@@ -61,6 +63,35 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
+/** The label values of the metrics that the configuration names (all bounded). */
+function knownLabelsOf(config: CertboundConfig): KnownLabels {
+  const v = config.verify;
+  const issuers =
+    v?.issuers !== undefined
+      ? v.issuers.map((i) => i.issuer)
+      : v?.issuer !== undefined
+        ? [typeof v.issuer === 'string' ? v.issuer : (v.issuer[0] ?? 'unknown')]
+        : [];
+  return {
+    issuers,
+    upstreams: (config.outbound?.upstreams ?? []).map((u) => u.name),
+    listeners: config.inbound !== undefined ? ['inbound'] : [],
+    tlsListeners: config.inbound !== undefined ? ['inbound'] : [],
+  };
+}
+
+/** notAfter (Unix seconds) of the workload certificate and of the first bundle CA to expire. */
+function certificateSourcesOf(source: X509Source): Record<string, number> {
+  let identity;
+  try {
+    identity = source.current();
+  } catch {
+    return {};
+  }
+  const bundle = Math.min(...identity.bundle.map((ca) => Date.parse(ca.validTo) / 1000));
+  return { workload: identity.notAfter.getTime() / 1000, trust_bundle: bundle };
+}
+
 /**
  * The composition root: config → identity source → verifier → token client → listeners
  * (inbound mTLS proxy, outbound token proxy, local token API, admin). It only wires:
@@ -75,10 +106,15 @@ export async function startSidecar(
   options: SidecarOptions = {},
 ): Promise<Sidecar> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const version = packageVersion();
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true, version });
   const readiness = new Readiness(logger.child({ component: 'readiness' }));
   const lifecycle = new Lifecycle(logger);
   let stopped = false;
+  metrics.initialise(knownLabelsOf(config));
+  // Owned first, so closed last: the spans of the drain are exported too.
+  const tracing = await startTracing(config.tracing, { version, logger });
+  if (tracing !== undefined) lifecycle.own(tracing, (t) => t.shutdown());
 
   // Files first: a bad path fails before any port is opened.
   const asCa =
@@ -106,6 +142,7 @@ export async function startSidecar(
   );
   readiness.add(validity);
   metrics.observeCertificateExpiring(() => validity.expiring);
+  metrics.observeCertificateSources(() => certificateSourcesOf(source));
 
   let verifier: Verifier | undefined;
   let tokens: TokenClient | undefined;
@@ -117,8 +154,16 @@ export async function startSidecar(
   try {
     if (plan !== undefined) {
       const ver = lifecycle.own(
-        plan.build(source, (issuer, result) =>
-          metrics.introspectionRequests.inc({ issuer, result }),
+        plan.build(
+          source,
+          (issuer, result, seconds) => {
+            metrics.introspectionRequests.inc({ issuer, result });
+            metrics.introspectionDuration.observe({ issuer, result }, seconds);
+          },
+          (issuer, result, keys) => {
+            metrics.jwksRefreshes.inc({ issuer, result });
+            metrics.jwksKeys.set({ issuer }, keys);
+          },
         ),
         (v) => v.close(),
       );
@@ -142,6 +187,7 @@ export async function startSidecar(
           timeoutMs: t.timeout,
           refreshAtFraction: t.refreshAt,
           logger,
+          onRequest: (result, seconds) => metrics.tokenRequestDuration.observe({ result }, seconds),
         }),
         (c) => c.close(),
       );

@@ -28,7 +28,8 @@ export interface VerifierPlan {
    */
   build(
     source: X509Source,
-    onIntrospection?: (issuer: string, result: IntrospectionResult) => void,
+    onIntrospection?: (issuer: string, result: IntrospectionResult, seconds: number) => void,
+    onJwksFetch?: (issuer: string, result: 'ok' | 'error', keys: number) => void,
   ): Verifier;
 }
 
@@ -102,9 +103,9 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
     return {
       remoteKeys: 'url' in jwks,
       readinessName: 'jwks',
-      build: () =>
+      build: (_source, _onIntrospection, onJwksFetch) =>
         createVerifier({
-          jwks,
+          jwks: withFetchHook(jwks, firstOf(v.issuer), onJwksFetch),
           issuer: v.issuer as string | string[],
           audience: v.audience as string | string[],
           ...(v.algorithms !== undefined ? { algorithms: v.algorithms } : {}),
@@ -117,7 +118,7 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
   return {
     remoteKeys: issuers.some((i) => i.jwks !== undefined && 'url' in i.jwks),
     readinessName: 'issuers',
-    build(source, onIntrospection) {
+    build(source, onIntrospection, onJwksFetch) {
       const agents: MtlsAgents[] = [];
       const verifier = createMultiIssuerVerifier({
         ...sharedOf(v),
@@ -147,14 +148,19 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
                   }
                 : {}),
               ...(onIntrospection !== undefined
-                ? { onResult: (r: IntrospectionResult) => onIntrospection(config.issuer, r) }
+                ? {
+                    onResult: (r: IntrospectionResult, seconds: number) =>
+                      onIntrospection(config.issuer, r, seconds),
+                  }
                 : {}),
             };
           }
           return {
             issuer: config.issuer,
             audience: config.audience,
-            ...(jwks !== undefined ? { jwks } : {}),
+            ...(jwks !== undefined
+              ? { jwks: withFetchHook(jwks, config.issuer, onJwksFetch) }
+              : {}),
             ...(config.algorithms !== undefined ? { algorithms: config.algorithms } : {}),
             ...(config.types !== undefined ? { types: config.types } : {}),
             ...(introspection !== undefined ? { introspection } : {}),
@@ -170,6 +176,20 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
       };
     },
   };
+}
+
+function firstOf(value: string | readonly string[] | undefined): string {
+  return (typeof value === 'string' ? value : value?.[0]) ?? 'unknown';
+}
+
+/** A remote key set that reports each fetch (metrics) under `issuer`. */
+function withFetchHook(
+  jwks: JwksOption,
+  issuer: string,
+  onJwksFetch: ((issuer: string, result: 'ok' | 'error', keys: number) => void) | undefined,
+): JwksOption {
+  if (onJwksFetch === undefined || !('url' in jwks)) return jwks;
+  return { ...jwks, onFetch: (result, keys) => onJwksFetch(issuer, result, keys) };
 }
 
 /**

@@ -90,7 +90,7 @@ export class TokenClient implements TokenProvider {
         const error = mapAsError(err, 'metadata request');
         this.#startFailures.failure(
           `${error.code}|${error.message}`,
-          { code: error.code, details: error.details },
+          { code: error.code, details: error.details, issuer: this.#opts.issuer },
           `authorization server discovery failed: ${error.message}`,
           isPermanentAsError(error) ? 'error' : 'warn',
         );
