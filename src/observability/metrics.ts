@@ -76,7 +76,10 @@ export interface SidecarMetrics {
 
 /** The label values a sidecar knows at start-up (configured names only: bounded). */
 export interface KnownLabels {
-  readonly issuers?: readonly string[];
+  /** Issuers whose keys are fetched (JWKS URL). */
+  readonly jwksIssuers?: readonly string[];
+  /** Issuers with token introspection. */
+  readonly introspectionIssuers?: readonly string[];
   readonly upstreams?: readonly string[];
   /** Listener names (`inbound`, `outbound`, …). */
   readonly listeners?: readonly string[];
@@ -319,10 +322,10 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
     initialise(known) {
       for (const result of ['ok', 'error'] as const) {
         tokenRequestDuration.zero({ result });
-        for (const issuer of known.issuers ?? []) jwksRefreshes.inc({ issuer, result }, 0);
+        for (const issuer of known.jwksIssuers ?? []) jwksRefreshes.inc({ issuer, result }, 0);
       }
       tokenFetches.inc({ result: 'ok' }, 0);
-      for (const issuer of known.issuers ?? [])
+      for (const issuer of known.introspectionIssuers ?? [])
         for (const result of ['active', 'inactive', 'refused', 'unavailable'] as const)
           introspectionRequests.inc({ issuer, result }, 0);
       for (const upstream of known.upstreams ?? [])

@@ -66,14 +66,18 @@ export interface Sidecar {
 /** The label values of the metrics that the configuration names (all bounded). */
 function knownLabelsOf(config: CertboundConfig): KnownLabels {
   const v = config.verify;
-  const issuers =
+  const single = typeof v?.issuer === 'string' ? v.issuer : (v?.issuer?.[0] ?? 'unknown');
+  const jwksIssuers =
     v?.issuers !== undefined
-      ? v.issuers.map((i) => i.issuer)
-      : v?.issuer !== undefined
-        ? [typeof v.issuer === 'string' ? v.issuer : (v.issuer[0] ?? 'unknown')]
+      ? v.issuers.filter((i) => i.jwksUri !== undefined).map((i) => i.issuer)
+      : v?.jwksUri !== undefined
+        ? [single]
         : [];
   return {
-    issuers,
+    jwksIssuers,
+    introspectionIssuers: (v?.issuers ?? [])
+      .filter((i) => i.introspection !== undefined)
+      .map((i) => i.issuer),
     upstreams: (config.outbound?.upstreams ?? []).map((u) => u.name),
     listeners: config.inbound !== undefined ? ['inbound'] : [],
     tlsListeners: config.inbound !== undefined ? ['inbound'] : [],

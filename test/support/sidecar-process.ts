@@ -137,7 +137,9 @@ export function waitForLogLine(
       resolve(line);
     };
     // 'data' listeners run in order: the line buffer listener was added first.
-    const onData = (): void => setImmediate(check);
+    const onData = (): void => {
+      setImmediate(check);
+    };
     const timer = setTimeout(() => {
       stdout?.off('data', onData);
       reject(new Error('log line not written in time'));

@@ -146,6 +146,8 @@ export async function startInboundListener(
   // Issue 18: refusals are counted by a bounded reason and logged at info, rate-limited
   // per reason, so a scan or a misconfigured client is visible without flooding the log.
   const refusals = new RateLimitedLog(logger);
+  // A full listener is an operator problem (capacity or a flood): warn.
+  const drops = new RateLimitedLog(logger, { level: 'warn' });
   server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
     const reason = tlsFailureReasonOf(err.code, socket.authorizationError);
     options.metrics?.tlsHandshakeFailures.inc({ listener: 'inbound', reason });
@@ -163,7 +165,7 @@ export async function startInboundListener(
   // net.Server closes connections beyond maxConnections before any handler sees them.
   server.on('drop', (data?: { remoteAddress?: string }) => {
     options.metrics?.connectionsRefused.inc({ listener: 'inbound', reason: 'max_connections' });
-    refusals.log(
+    drops.log(
       'max_connections',
       {
         reason: 'max_connections',
