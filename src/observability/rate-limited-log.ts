@@ -6,6 +6,8 @@ export interface RateLimitedLogOptions {
   readonly intervalMs?: number;
   /** Level of the lines. Default `info`. */
   readonly level?: 'info' | 'warn';
+  /** Clock in milliseconds, for tests. Default `performance.now`. */
+  readonly now?: () => number;
 }
 
 /**
@@ -17,17 +19,19 @@ export class RateLimitedLog {
   readonly #logger: Logger;
   readonly #intervalMs: number;
   readonly #level: 'info' | 'warn';
+  readonly #now: () => number;
   readonly #last = new Map<string, { at: number; suppressed: number }>();
 
   constructor(logger: Logger, options: RateLimitedLogOptions = {}) {
     this.#logger = logger;
     this.#intervalMs = options.intervalMs ?? 10_000;
     this.#level = options.level ?? 'info';
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** @returns true when the line was written */
   log(key: string, fields: Record<string, unknown>, message: string): boolean {
-    const now = performance.now();
+    const now = this.#now();
     const last = this.#last.get(key);
     if (last !== undefined && now - last.at < this.#intervalMs) {
       last.suppressed++;
