@@ -5,6 +5,7 @@ import { request } from 'undici';
 import { runCli } from '../support/cli.js';
 import { startRecordingApp, tempDir, type RecordingApp } from '../support/http-fixtures.js';
 import { createTestIssuer, type TestIssuer } from '../support/jwt.js';
+import { startJwksServer } from '../support/jwks-server.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
 import { tlsHandshake } from '../support/reliability-attacks.js';
 import {
@@ -206,6 +207,46 @@ describe('certbound run: /metrics', () => {
       ).toBeGreaterThanOrEqual(1);
     } finally {
       holder.destroy();
+    }
+  });
+});
+
+describe('certbound run: JWKS refresh metrics', () => {
+  it('counts fetches by issuer and result and exports the key count', async () => {
+    const payments = pki.workloads['payments']!;
+    const jwks = await startJwksServer(payments, issuer.jwks().keys);
+    const config = await files.write(
+      'remote.yaml',
+      `identity: { certPath: ${payments.paths.cert}, keyPath: ${payments.paths.key}, bundlePath: ${payments.paths.ca} }
+inbound: { host: 127.0.0.1, port: 0, app: { url: "${app.url}" } }
+verify: { issuer: "${issuer.issuer}", audience: "${issuer.audience}", jwksUri: "${jwks.url}", jwksCaFile: ${payments.paths.ca} }
+admin: { host: 127.0.0.1, port: 0 }
+`,
+    );
+    const remote = await startSidecarProcess(config);
+    try {
+      await jwks.waitForHits(1);
+      // The metric is written right after the fetch completes: a bounded wait for it.
+      let text = '';
+      for (let i = 0; i < 100; i++) {
+        text = await scrape(remote);
+        if (
+          (sample(text, `certbound_jwks_refreshes_total{issuer="${issuer.issuer}",result="ok"}`) ??
+            0) >= 1
+        )
+          break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      expect(
+        sample(text, `certbound_jwks_refreshes_total{issuer="${issuer.issuer}",result="ok"}`),
+      ).toBeGreaterThanOrEqual(1);
+      expect(
+        sample(text, `certbound_jwks_refreshes_total{issuer="${issuer.issuer}",result="error"}`),
+      ).toBe(0);
+      expect(sample(text, `certbound_jwks_keys{issuer="${issuer.issuer}"}`)).toBe(1);
+    } finally {
+      await remote.stop();
+      await jwks.close();
     }
   });
 });
