@@ -11,8 +11,8 @@ import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from '@opentelemetry/semantic
 
 /** Settings of {@link registerOtlpTracing}. */
 export interface OtlpTracingSettings {
-  /** OTLP/HTTP traces URL; default: the `OTEL_EXPORTER_OTLP_*` variables, else localhost:4318. */
-  readonly url?: string;
+  /** OTLP/HTTP traces URL. */
+  readonly url: string;
   readonly serviceName: string;
   readonly version: string;
   /** Share of new traces sampled (parent-based: a caller's decision is followed). */
@@ -26,7 +26,7 @@ export interface OtlpTracingSettings {
  * @returns a function that flushes the spans and unregisters everything
  */
 export function registerOtlpTracing(settings: OtlpTracingSettings): () => Promise<void> {
-  const exporter = new OTLPTraceExporter(settings.url !== undefined ? { url: settings.url } : {});
+  const exporter = new OTLPTraceExporter({ url: settings.url });
   const provider = new NodeTracerProvider({
     resource: resourceFromAttributes({
       [ATTR_SERVICE_NAME]: settings.serviceName,

@@ -13,7 +13,7 @@ import type { Logger } from './logger.js';
 
 /** Running tracing: flush and stop with {@link Tracing.shutdown}. */
 export interface Tracing {
-  /** Where spans go (`OTLP/HTTP` URL, or `(OTEL_* environment)`). */
+  /** Where spans go (the OTLP/HTTP traces URL). */
   readonly endpoint: string;
   /** Exports what is buffered and unregisters the SDK. */
   shutdown(): Promise<void>;
@@ -35,6 +35,21 @@ export function tracingWanted(config: TracingConfig | undefined, env: Env = proc
   if (exporters.includes('none')) return false;
   if (exporters.includes('otlp')) return true;
   return config?.enabled === true;
+}
+
+/**
+ * The OTLP/HTTP traces URL: `tracing.endpoint`, else `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as
+ * is, else `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` (OTLP exporter specification), else
+ * `http://localhost:4318/v1/traces`.
+ */
+export function tracesUrlOf(config: TracingConfig | undefined, env: Env = process.env): string {
+  const signal = env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']?.trim();
+  const base = env['OTEL_EXPORTER_OTLP_ENDPOINT']?.trim();
+  return (
+    config?.endpoint ??
+    (signal !== undefined && signal !== '' ? signal : undefined) ??
+    `${base !== undefined && base !== '' ? base.replace(/\/+$/, '') : 'http://localhost:4318'}/v1/traces`
+  );
 }
 
 // Read on the hot path instead of asking the API: with tracing off a request costs one
@@ -66,13 +81,9 @@ export async function startTracing(
   const env = options.env ?? process.env;
   if (!tracingWanted(config, env)) return undefined;
   const { registerOtlpTracing } = await import('./otlp-tracing.js');
-  const endpoint =
-    config?.endpoint ??
-    env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT'] ??
-    env['OTEL_EXPORTER_OTLP_ENDPOINT'] ??
-    'http://localhost:4318';
+  const endpoint = tracesUrlOf(config, env);
   const stop = registerOtlpTracing({
-    ...(config?.endpoint !== undefined ? { url: config.endpoint } : {}),
+    url: endpoint,
     serviceName: env['OTEL_SERVICE_NAME'] ?? config?.serviceName ?? 'certbound',
     version: options.version,
     // OTEL_TRACES_SAMPLER, when set, is read by the SDK itself.

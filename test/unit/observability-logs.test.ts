@@ -4,7 +4,7 @@ import { createLogger } from '../../src/observability/logger.js';
 import { TLS_FAILURE_REASONS } from '../../src/observability/metrics.js';
 import { RateLimitedLog } from '../../src/observability/rate-limited-log.js';
 import { tlsFailureReasonOf } from '../../src/observability/tls-failure-reason.js';
-import { tracingWanted } from '../../src/observability/tracing.js';
+import { tracesUrlOf, tracingWanted } from '../../src/observability/tracing.js';
 import { captureLogs } from '../support/log-capture.js';
 
 describe('log lines (issue 18)', () => {
@@ -99,5 +99,31 @@ describe('tracingWanted (OpenTelemetry environment variables)', () => {
     [{ enabled: false, sampleRatio: 1 }, { OTEL_SDK_DISABLED: 'false' }, false],
   ] as const)('config %j, env %j → %s', (config, env, wanted) => {
     expect(tracingWanted(config, env)).toBe(wanted);
+  });
+});
+
+describe('tracesUrlOf', () => {
+  it.each([
+    [undefined, {}, 'http://localhost:4318/v1/traces'],
+    [
+      undefined,
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' },
+      'http://collector:4318/v1/traces',
+    ],
+    [
+      undefined,
+      {
+        OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318',
+        OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b/t',
+      },
+      'http://b/t',
+    ],
+    [
+      { enabled: true, sampleRatio: 1, endpoint: 'http://c/v1/traces' },
+      { OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://b/t' },
+      'http://c/v1/traces',
+    ],
+  ] as const)('config %j, env %j → %s', (config, env, url) => {
+    expect(tracesUrlOf(config, env)).toBe(url);
   });
 });
