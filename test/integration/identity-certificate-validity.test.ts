@@ -93,7 +93,7 @@ describe('watchCertificateValidity: the certificate readiness check', () => {
       }
       const warnings = log.lines.filter((l) => /has not been renewed/.test(l.msg));
       expect(warnings).toHaveLength(1);
-      expect(warnings[0]!.level).toBe('warn');
+      expect(warnings[0]!.level).toBe(40);
       expect(warnings[0]!.msg).toContain(source.current().notAfter.toISOString());
       const renewed = await pki.issue('orders-renewed', { ttlMs: 30 * DAY });
       source.set(materialOf(renewed));
@@ -127,7 +127,7 @@ describe('watchCertificateValidity: the certificate readiness check', () => {
     const validity = watchCertificateValidity(source, { logger: log.logger });
     try {
       const line = await log.next(/certificate expired at/, 20_000);
-      expect(line.level).toBe('error');
+      expect(line.level).toBe(50);
       expect(validity.check().ok).toBe(false);
       expect(validity.expiring).toBe(true);
       expect(log.lines.filter((l) => /has not been renewed/.test(l.msg))).toHaveLength(1);

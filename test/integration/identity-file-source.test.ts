@@ -199,8 +199,8 @@ describe('FileX509Source rejected updates keep the old identity', () => {
 
   it('logged each distinct failure once, with the code and never key material', () => {
     const warnings = lines
-      .map((l) => JSON.parse(l) as { level: string; code?: string; component?: string })
-      .filter((l) => l.level === 'warn');
+      .map((l) => JSON.parse(l) as { level: number; code?: string; component?: string })
+      .filter((l) => l.level === 40);
     expect(warnings.map((w) => w.code)).toEqual(cases.map((c) => c[1]));
     expect(warnings.every((w) => w.component === 'identity')).toBe(true);
     expect(lines.join('')).not.toMatch(/PRIVATE KEY|BEGIN CERTIFICATE/);
