@@ -80,6 +80,13 @@ export async function startTracing(
 ): Promise<Tracing | undefined> {
   const env = options.env ?? process.env;
   if (!tracingWanted(config, env)) return undefined;
+  // One SDK per process (the API's provider is global): a second sidecar in the same
+  // process shares it, and the last one to shut down stops it.
+  if (shared !== undefined) {
+    const running = shared;
+    running.users++;
+    return handleOf(running);
+  }
   const { registerOtlpTracing } = await import('./otlp-tracing.js');
   const endpoint = tracesUrlOf(config, env);
   const stop = registerOtlpTracing({
@@ -91,13 +98,27 @@ export async function startTracing(
   });
   active = true;
   options.logger?.info({ endpoint }, 'tracing enabled (OTLP/HTTP)');
+  shared = { endpoint, stop, users: 1 };
+  return handleOf(shared);
+}
+
+interface SharedSdk {
+  readonly endpoint: string;
+  readonly stop: () => Promise<void>;
+  users: number;
+}
+let shared: SharedSdk | undefined;
+
+function handleOf(sdk: SharedSdk): Tracing {
   let stopping: Promise<void> | undefined;
   return {
-    endpoint,
+    endpoint: sdk.endpoint,
     shutdown() {
       stopping ??= (async () => {
+        if (--sdk.users > 0) return;
+        if (shared === sdk) shared = undefined;
         active = false;
-        await stop();
+        await sdk.stop();
       })();
       return stopping;
     },

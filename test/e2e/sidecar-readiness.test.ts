@@ -170,7 +170,9 @@ describe('certbound run: /readyz reflects the current state', () => {
       await jwks.waitForHits(jwks.hits + 2);
       expect((await readyz(sidecar)).body.reasons?.['jwks']).toMatch(/that is not JSON/);
       await new Promise((r) => setTimeout(r, 300));
-      expect(logged(sidecar, /JWKS not usable yet.*not JSON/).map((l) => l.level)).toEqual(['error']);
+      expect(logged(sidecar, /JWKS not usable yet.*not JSON/).map((l) => l.level)).toEqual([
+        'error',
+      ]);
       expect(logged(sidecar, /not reachable yet/)).toEqual([]);
 
       jwks.mode = 'ok';
