@@ -1,15 +1,11 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import {
-  ROOT_CONTEXT,
-  SpanKind,
-  SpanStatusCode,
-  propagation,
-  trace,
-  type Span,
-} from '@opentelemetry/api';
+import type { Span } from '@opentelemetry/api';
 import type { TracingConfig } from '../config/tracing-schema.js';
 import type { ErrorCode } from '../errors.js';
+import { useTracingApi } from '../traced-call.js';
 import type { Logger } from './logger.js';
+
+type OtelApi = typeof import('@opentelemetry/api');
 
 /** Running tracing: flush and stop with {@link Tracing.shutdown}. */
 export interface Tracing {
@@ -55,6 +51,9 @@ export function tracesUrlOf(config: TracingConfig | undefined, env: Env = proces
 // Read on the hot path instead of asking the API: with tracing off a request costs one
 // boolean test, no span object, no context.
 let active = false;
+// The OpenTelemetry API, loaded by startTracing; the span functions run only while active.
+let otel: OtelApi | undefined;
+const api = (): OtelApi => otel as OtelApi;
 
 /** True while an SDK started by {@link startTracing} is registered. */
 export function tracingActive(): boolean {
@@ -87,7 +86,11 @@ export async function startTracing(
     running.users++;
     return handleOf(running);
   }
-  const { registerOtlpTracing } = await import('./otlp-tracing.js');
+  const [{ registerOtlpTracing }, loaded] = await Promise.all([
+    import('./otlp-tracing.js'),
+    import('@opentelemetry/api'),
+  ]);
+  otel = loaded;
   const endpoint = tracesUrlOf(config, env);
   const stop = registerOtlpTracing({
     url: endpoint,
@@ -97,6 +100,7 @@ export async function startTracing(
     ...(env['OTEL_TRACES_SAMPLER'] === undefined ? { sampleRatio: config?.sampleRatio ?? 1 } : {}),
   });
   active = true;
+  useTracingApi(loaded);
   options.logger?.info({ endpoint }, 'tracing enabled (OTLP/HTTP)');
   shared = { endpoint, stop, users: 1 };
   return handleOf(shared);
@@ -118,6 +122,7 @@ function handleOf(sdk: SharedSdk): Tracing {
         if (--sdk.users > 0) return;
         if (shared === sdk) shared = undefined;
         active = false;
+        useTracingApi(undefined);
         await sdk.stop();
       })();
       return stopping;
@@ -125,7 +130,7 @@ function handleOf(sdk: SharedSdk): Tracing {
   };
 }
 
-const tracer = () => trace.getTracer('certbound');
+const tracer = () => api().trace.getTracer('certbound');
 // The SERVER span of each inbound call, by its request object (HTTP/1.1 or HTTP/2).
 const inboundSpans = new WeakMap<object, Span>();
 
@@ -137,14 +142,14 @@ export function startInboundSpan(
   req: { readonly headers: IncomingHttpHeaders; readonly method?: string | undefined },
   transport: 'http' | 'grpc',
 ): void {
-  const parent = propagation.extract(ROOT_CONTEXT, req.headers);
+  const parent = api().propagation.extract(api().ROOT_CONTEXT, req.headers);
   const method = req.method ?? 'GET';
   inboundSpans.set(
     req,
     tracer().startSpan(
       'certbound.inbound',
       {
-        kind: SpanKind.SERVER,
+        kind: api().SpanKind.SERVER,
         attributes: { 'http.request.method': method, 'certbound.transport': transport },
       },
       parent,
@@ -178,7 +183,7 @@ export function endInboundSpan(req: object, end: InboundSpanEnd): string | undef
     ...(end.clientId !== undefined ? { 'certbound.client_id': end.clientId } : {}),
   });
   // OpenTelemetry HTTP semantic conventions: a server span is an error for 5xx only.
-  if (end.status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+  if (end.status >= 500) span.setStatus({ code: api().SpanStatusCode.ERROR });
   span.end();
   return span.spanContext().traceId;
 }
@@ -189,8 +194,8 @@ export function startVerifySpan(req: object): Span | undefined {
   if (parent === undefined) return undefined;
   return tracer().startSpan(
     'certbound.verify',
-    { kind: SpanKind.INTERNAL },
-    trace.setSpan(ROOT_CONTEXT, parent),
+    { kind: api().SpanKind.INTERNAL },
+    api().trace.setSpan(api().ROOT_CONTEXT, parent),
   );
 }
 
@@ -214,7 +219,7 @@ export function injectInboundContext(req: object, headers: OutgoingHttpHeaders):
 function injectSpan(span: Span, headers: OutgoingHttpHeaders): void {
   delete headers['traceparent'];
   delete headers['tracestate'];
-  propagation.inject(trace.setSpan(ROOT_CONTEXT, span), headers);
+  api().propagation.inject(api().trace.setSpan(api().ROOT_CONTEXT, span), headers);
 }
 
 /**
@@ -229,10 +234,10 @@ export function startOutboundSpan(
   const span = tracer().startSpan(
     'certbound.outbound',
     {
-      kind: SpanKind.CLIENT,
+      kind: api().SpanKind.CLIENT,
       attributes: { 'http.request.method': method, 'certbound.upstream': upstream },
     },
-    propagation.extract(ROOT_CONTEXT, incoming),
+    api().propagation.extract(api().ROOT_CONTEXT, incoming),
   );
   return { span, inject: (headers) => injectSpan(span, headers) };
 }
@@ -241,6 +246,6 @@ export function startOutboundSpan(
 export function endOutboundSpan(span: Span, status: number, code: string | undefined): void {
   span.setAttribute('http.response.status_code', status);
   if (code !== undefined) span.setAttribute('certbound.error.code', code);
-  if (status >= 400 || code !== undefined) span.setStatus({ code: SpanStatusCode.ERROR });
+  if (status >= 400 || code !== undefined) span.setStatus({ code: api().SpanStatusCode.ERROR });
   span.end();
 }
