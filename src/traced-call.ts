@@ -1,6 +1,7 @@
+import type * as OtelApiModule from '@opentelemetry/api';
 import type { Attributes } from '@opentelemetry/api';
 
-type OtelApi = typeof import('@opentelemetry/api');
+type OtelApi = typeof OtelApiModule;
 
 // Set by tracing's start (observability/tracing.ts): with tracing off the OpenTelemetry
 // API is never even loaded, and a call is a plain call.

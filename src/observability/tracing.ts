@@ -1,3 +1,4 @@
+import type * as OtelApiModule from '@opentelemetry/api';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Span } from '@opentelemetry/api';
 import type { TracingConfig } from '../config/tracing-schema.js';
@@ -5,7 +6,7 @@ import type { ErrorCode } from '../errors.js';
 import { useTracingApi } from '../traced-call.js';
 import type { Logger } from './logger.js';
 
-type OtelApi = typeof import('@opentelemetry/api');
+type OtelApi = typeof OtelApiModule;
 
 /** Running tracing: flush and stop with {@link Tracing.shutdown}. */
 export interface Tracing {
