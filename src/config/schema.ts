@@ -12,6 +12,7 @@ import { PROOF_REQUIREMENTS, type ProofRequirement } from '../verify/proof-requi
 import { FILE_SOURCE_DEFAULTS } from '../identity/file-x509-source.js';
 import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-defaults.js';
 import { isLoopback } from '../loopback.js';
+import { tracingSchema } from './tracing-schema.js';
 import { TOKEN_DEFAULTS } from '../token/options.js';
 import { INTROSPECTION_DEFAULTS } from '../verify/introspection-options.js';
 import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
@@ -493,6 +494,7 @@ export const configSchema = z
     outbound: outboundSchema.optional(),
     admin: adminSchema.optional(),
     localApi: localApiSchema.optional(),
+    tracing: tracingSchema.optional(),
   })
   .superRefine((value, ctx) => {
     if (value.inbound !== undefined && value.verify === undefined) {

@@ -3,6 +3,7 @@ import { ERROR_TABLE, type ErrorCode } from '../errors.js';
 import type { Principal } from '../verify/principal.js';
 import type { Logger } from './logger.js';
 import type { SidecarMetrics } from './metrics.js';
+import { endInboundSpan, tracingActive } from './tracing.js';
 
 /** How one inbound call ended, as every transport reports it. */
 export interface InboundOutcome {
@@ -26,6 +27,8 @@ export interface InboundOutcome {
   readonly startedAt: number;
   /** The W3C `traceparent` the call carried, if any (only its trace id is logged). */
   readonly traceparent?: string | undefined;
+  /** The transport's request object: with tracing on, its span ends here (one path). */
+  readonly request?: object | undefined;
 }
 
 /** One metrics + access-log path for every inbound call, HTTP or gRPC. */
@@ -73,11 +76,31 @@ export function createInboundRecorder(options: InboundRecorderOptions): InboundR
   const { logger, metrics } = options;
   // The hot path's label set, bound once (prom-client hashes a label object per call).
   const ok = metrics?.inboundRequests.labels({ result: 'ok', code: 'none' });
+  const durations = {
+    http: metrics?.inboundDuration.labels({ transport: 'http' }),
+    grpc: metrics?.inboundDuration.labels({ transport: 'grpc' }),
+  };
+  // Every known series from zero (issue 18): a rate over a code never seen is 0, not absent.
+  metrics?.inboundRequests.inc({ result: 'ok', code: 'none' }, 0);
+  for (const code of Object.keys(ERROR_TABLE) as ErrorCode[])
+    metrics?.inboundRequests.inc({ result: resultOf(code), code }, 0);
   return {
     record(outcome) {
       const code = outcome.code;
       if (code === undefined) ok?.inc();
       else metrics?.inboundRequests.inc({ result: resultOf(code), code });
+      const seconds = (performance.now() - outcome.startedAt) / 1000;
+      durations[outcome.transport]?.observe(seconds);
+      const spanTraceId =
+        tracingActive() && outcome.request !== undefined
+          ? endInboundSpan(outcome.request, {
+              status: outcome.status,
+              grpcStatus: outcome.grpcStatus,
+              code,
+              path: outcome.path,
+              clientId: outcome.principal?.clientId,
+            })
+          : undefined;
       if (logger === undefined || !logger.isLevelEnabled('info')) return;
       const peer = outcome.principal ?? outcome.peer ?? undefined;
       logger.info(
@@ -100,8 +123,9 @@ export function createInboundRecorder(options: InboundRecorderOptions): InboundR
           forwardedBy:
             outcome.principal?.forwardedBy?.spiffeId ??
             outcome.principal?.forwardedBy?.thumbprint.slice(0, 12),
-          traceId: traceIdOf(outcome.traceparent),
-          durationMs: Math.round((performance.now() - outcome.startedAt) * 1000) / 1000,
+          // The span's own trace id with tracing on (a new one when the caller sent none).
+          traceId: spanTraceId ?? traceIdOf(outcome.traceparent),
+          durationMs: Math.round(seconds * 1_000_000) / 1000,
         },
         'inbound request',
       );

@@ -38,6 +38,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     base: { service: 'certbound' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     timestamp: pino.stdTimeFunctions.isoTime,
+    // `"level":"info"`, not 30: what log pipelines (Loki, Elastic, Cloud Logging) key on.
+    formatters: { level: (label: string) => ({ level: label }) },
   };
   if (options.destination !== undefined) return pino(config, options.destination);
   // stdout asynchronously and in batches: one write(2) per access-log line cost ~30 µs of

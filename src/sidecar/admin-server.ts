@@ -73,7 +73,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     res.writeHead(404, { 'content-type': 'text/plain' }).end('not found\n');
   });
   const host = options.host ?? '127.0.0.1';
-  await listen(server, options.port, host);
+  await listen(server, options.port, host, 'admin');
   return {
     server,
     host,

@@ -13,7 +13,7 @@ import { reloadPlanOf, type ReloadableKey } from './config-reload.js';
 import type { OutboundListener } from './outbound/outbound-proxy.js';
 import type { InboundPolicies } from './start-inbound.js';
 import type { SwappableVerifier } from './swappable-verifier.js';
-import { verifierPlanOf } from './verifier-of-config.js';
+import { verifierMetricHooks, verifierPlanOf } from './verifier-of-config.js';
 
 /** The outcome of one reload. */
 export type ReloadOutcome =
@@ -77,9 +77,11 @@ export function createReloader(
       if (applies('inbound.policies')) compilePolicies(next.inbound?.policies ?? []);
       if (applies('verify') && next.verify !== undefined && targets.verifier !== undefined) {
         const vplan = await verifierPlanOf(next.verify);
+        const hooks = verifierMetricHooks(targets.metrics);
         const fresh = vplan.build(
           targets.source,
-          (issuer, result) => targets.metrics.introspectionRequests.inc({ issuer, result }),
+          hooks.onIntrospection,
+          hooks.onJwksFetch,
           targets.proofSources,
         );
         built = fresh;

@@ -3,7 +3,9 @@ import { watchCertificateValidity } from '../identity/certificate-validity.js';
 import { watchIdentityStats } from '../identity/identity-stats.js';
 import type { X509Source } from '../identity/x509-source.js';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { createMetrics, type SidecarMetrics } from '../observability/metrics.js';
+import { createMetrics, type KnownLabels, type SidecarMetrics } from '../observability/metrics.js';
+import { startTracing } from '../observability/tracing.js';
+import { packageVersion } from '../cli/version.js';
 import { TokenClient } from '../token/token-client.js';
 import type { ProofSources } from '../verify/proof-inputs.js';
 import { startAdminServer, type AdminServer } from './admin-server.js';
@@ -21,7 +23,7 @@ import { startOutbound } from './start-outbound.js';
 import { DPOP_READINESS_NAME, dpopVerifierOf } from './dpop-of-config.js';
 import { createReloader, type ReloadOutcome } from './sidecar-reload.js';
 import { SwappableVerifier } from './swappable-verifier.js';
-import { warmUpKeys } from './verifier-of-config.js';
+import { verifierMetricHooks, warmUpKeys } from './verifier-of-config.js';
 
 /** Options of {@link startSidecar} that are not configuration. */
 export interface SidecarOptions {
@@ -72,6 +74,39 @@ export interface Sidecar {
   close(): Promise<void>;
 }
 
+/** The label values of the metrics that the configuration names (all bounded). */
+function knownLabelsOf(config: CertboundConfig): KnownLabels {
+  const v = config.verify;
+  const single = typeof v?.issuer === 'string' ? v.issuer : (v?.issuer?.[0] ?? 'unknown');
+  const jwksIssuers =
+    v?.issuers !== undefined
+      ? v.issuers.filter((i) => i.jwksUri !== undefined).map((i) => i.issuer)
+      : v?.jwksUri !== undefined
+        ? [single]
+        : [];
+  return {
+    jwksIssuers,
+    introspectionIssuers: (v?.issuers ?? [])
+      .filter((i) => i.introspection !== undefined)
+      .map((i) => i.issuer),
+    upstreams: (config.outbound?.upstreams ?? []).map((u) => u.name),
+    listeners: config.inbound !== undefined ? ['inbound'] : [],
+    tlsListeners: config.inbound !== undefined ? ['inbound'] : [],
+  };
+}
+
+/** notAfter (Unix seconds) of the workload certificate and of the first bundle CA to expire. */
+function certificateSourcesOf(source: X509Source): Record<string, number> {
+  let identity;
+  try {
+    identity = source.current();
+  } catch {
+    return {};
+  }
+  const bundle = Math.min(...identity.bundle.map((ca) => Date.parse(ca.validTo) / 1000));
+  return { workload: identity.notAfter.getTime() / 1000, trust_bundle: bundle };
+}
+
 /**
  * The composition root: config → identity source → verifier → token client → listeners
  * (inbound mTLS proxy, outbound token proxy, local token API, admin). It only wires:
@@ -86,12 +121,17 @@ export async function startSidecar(
   options: SidecarOptions = {},
 ): Promise<Sidecar> {
   const logger = options.logger ?? createLogger({ level: config.logLevel });
-  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true });
+  const version = packageVersion();
+  const metrics = createMetrics({ processMetrics: options.processMetrics ?? true, version });
   const readiness = new Readiness(logger.child({ component: 'readiness' }));
   const lifecycle = new Lifecycle(logger);
   let stopped = false;
   // Read on every request; a reload replaces them.
   const live = { policies: config.inbound?.policies ?? [] };
+  metrics.initialise(knownLabelsOf(config));
+  // Owned first, so closed last: the spans of the drain are exported too.
+  const tracing = await startTracing(config.tracing, { version, logger });
+  if (tracing !== undefined) lifecycle.own(tracing, (t) => t.shutdown());
 
   // Files first: a bad path fails before any port is opened (config check runs the same).
   const prepared = await prepareSidecar(config, { logger });
@@ -110,6 +150,7 @@ export async function startSidecar(
   );
   readiness.add(validity);
   metrics.observeCertificateExpiring(() => validity.expiring);
+  metrics.observeCertificateSources(() => certificateSourcesOf(source));
 
   let verifier: SwappableVerifier | undefined;
   let tokens: TokenClient | undefined;
@@ -132,13 +173,10 @@ export async function startSidecar(
       // The sidecar owns the DPoP verifier (its replay store outlives a reloaded verifier).
       proofSources = { dpop: dpop && { ...dpop, close: undefined } };
       // Read through a holder: a reload swaps the verifier under the running listeners.
+      const hooks = verifierMetricHooks(metrics);
       const ver = lifecycle.own(
         new SwappableVerifier(
-          plan.build(
-            source,
-            (issuer, result) => metrics.introspectionRequests.inc({ issuer, result }),
-            proofSources,
-          ),
+          plan.build(source, hooks.onIntrospection, hooks.onJwksFetch, proofSources),
         ),
         (v) => v.close(),
       );
@@ -172,6 +210,7 @@ export async function startSidecar(
           timeoutMs: t.timeout,
           refreshAtFraction: t.refreshAt,
           logger,
+          onRequest: (result, seconds) => metrics.tokenRequestDuration.observe({ result }, seconds),
         }),
         (c) => c.close(),
       );

@@ -1,3 +1,4 @@
+import type { SidecarMetrics } from '../observability/metrics.js';
 import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError } from '../errors.js';
 import { FailureLog } from '../identity/identity-logger.js';
@@ -29,7 +30,8 @@ export interface VerifierPlan {
    */
   build(
     source: X509Source,
-    onIntrospection?: (issuer: string, result: IntrospectionResult) => void,
+    onIntrospection?: (issuer: string, result: IntrospectionResult, seconds: number) => void,
+    onJwksFetch?: (issuer: string, result: 'ok' | 'error', keys: number) => void,
     sources?: ProofSources,
   ): Verifier;
 }
@@ -104,10 +106,10 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
     return {
       remoteKeys: 'url' in jwks,
       readinessName: 'jwks',
-      build: (_source, _onIntrospection, sources = {}) =>
+      build: (_source, _onIntrospection, onJwksFetch, sources = {}) =>
         createVerifier({
           ...sources,
-          jwks,
+          jwks: withFetchHook(jwks, firstOf(v.issuer), onJwksFetch),
           issuer: v.issuer as string | string[],
           audience: v.audience as string | string[],
           ...(v.algorithms !== undefined ? { algorithms: v.algorithms } : {}),
@@ -120,7 +122,7 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
   return {
     remoteKeys: issuers.some((i) => i.jwks !== undefined && 'url' in i.jwks),
     readinessName: 'issuers',
-    build(source, onIntrospection, sources = {}) {
+    build(source, onIntrospection, onJwksFetch, sources = {}) {
       const agents: MtlsAgents[] = [];
       const verifier = createMultiIssuerVerifier({
         ...sources,
@@ -151,14 +153,19 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
                   }
                 : {}),
               ...(onIntrospection !== undefined
-                ? { onResult: (r: IntrospectionResult) => onIntrospection(config.issuer, r) }
+                ? {
+                    onResult: (r: IntrospectionResult, seconds: number) =>
+                      onIntrospection(config.issuer, r, seconds),
+                  }
                 : {}),
             };
           }
           return {
             issuer: config.issuer,
             audience: config.audience,
-            ...(jwks !== undefined ? { jwks } : {}),
+            ...(jwks !== undefined
+              ? { jwks: withFetchHook(jwks, config.issuer, onJwksFetch) }
+              : {}),
             ...(config.algorithms !== undefined ? { algorithms: config.algorithms } : {}),
             ...(config.types !== undefined ? { types: config.types } : {}),
             ...(introspection !== undefined ? { introspection } : {}),
@@ -174,6 +181,20 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
       };
     },
   };
+}
+
+function firstOf(value: string | readonly string[] | undefined): string {
+  return (typeof value === 'string' ? value : value?.[0]) ?? 'unknown';
+}
+
+/** A remote key set that reports each fetch (metrics) under `issuer`. */
+function withFetchHook(
+  jwks: JwksOption,
+  issuer: string,
+  onJwksFetch: ((issuer: string, result: 'ok' | 'error', keys: number) => void) | undefined,
+): JwksOption {
+  if (onJwksFetch === undefined || !('url' in jwks)) return jwks;
+  return { ...jwks, onFetch: (result, keys) => onJwksFetch(issuer, result, keys) };
 }
 
 /**
@@ -202,4 +223,21 @@ export function warmUpKeys(verifier: Verifier, logger: Logger, stopped: () => bo
   ).then((ok) => {
     if (ok && failures.reset()) log.info('JWKS fetched');
   });
+}
+
+/** The metric hooks every verifier the sidecar builds reports through (start and reload). */
+export function verifierMetricHooks(metrics: SidecarMetrics): {
+  readonly onIntrospection: (issuer: string, result: IntrospectionResult, seconds: number) => void;
+  readonly onJwksFetch: (issuer: string, result: 'ok' | 'error', keys: number) => void;
+} {
+  return {
+    onIntrospection: (issuer, result, seconds) => {
+      metrics.introspectionRequests.inc({ issuer, result });
+      metrics.introspectionDuration.observe({ issuer, result }, seconds);
+    },
+    onJwksFetch: (issuer, result, keys) => {
+      metrics.jwksRefreshes.inc({ issuer, result });
+      metrics.jwksKeys.set({ issuer }, keys);
+    },
+  };
 }

@@ -56,6 +56,8 @@ export interface TokenClientOptions {
   defaultLifetimeSec?: number;
   /** pino logger; default silent. */
   logger?: Logger;
+  /** Called after every token request to the AS with its result and duration in seconds (metrics). */
+  onRequest?: (result: 'ok' | 'error', seconds: number) => void;
 }
 
 /** {@link TokenClientOptions} with defaults applied. */
@@ -73,6 +75,7 @@ export interface ResolvedTokenClientOptions {
   readonly allowUnboundTokens: boolean;
   readonly defaultLifetimeSec: number;
   readonly logger: Logger | undefined;
+  readonly onRequest: ((result: 'ok' | 'error', seconds: number) => void) | undefined;
 }
 
 function httpsUrl(name: string, value: string): string {
@@ -131,5 +134,6 @@ export function resolveTokenClientOptions(options: TokenClientOptions): Resolved
     allowUnboundTokens: options.allowUnboundTokens ?? TOKEN_DEFAULTS.allowUnboundTokens,
     defaultLifetimeSec,
     logger: options.logger,
+    onRequest: options.onRequest,
   };
 }

@@ -4,6 +4,7 @@ import { FailureLog } from '../identity/identity-logger.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
 import { silentLogger, type Logger } from '../observability/logger.js';
 import type { ReadinessStatus } from '../readiness-check.js';
+import { tracedCall } from '../traced-call.js';
 import type { AccessToken, TokenGetOptions, TokenProvider, TokenRequest } from './access-token.js';
 import {
   authorizationServerOf,
@@ -89,7 +90,7 @@ export class TokenClient implements TokenProvider {
         const error = mapAsError(err, 'metadata request');
         this.#startFailures.failure(
           `${error.code}|${error.message}`,
-          { code: error.code, details: error.details },
+          { code: error.code, details: error.details, issuer: this.#opts.issuer },
           `authorization server discovery failed: ${error.message}`,
           isPermanentAsError(error) ? 'error' : 'warn',
         );
@@ -234,6 +235,41 @@ export class TokenClient implements TokenProvider {
     request: NormalizedTokenRequest,
     identity: WorkloadIdentity,
   ): Promise<AccessToken> {
+    const started = performance.now();
+    try {
+      const token = await tracedCall('certbound.token_request', {}, () =>
+        this.#grant(request, identity),
+      );
+      this.#opts.onRequest?.('ok', (performance.now() - started) / 1000);
+      return token;
+    } catch (err) {
+      this.#opts.onRequest?.('error', (performance.now() - started) / 1000);
+      throw this.#withEndpoint(mapAsError(err, 'token request'));
+    }
+  }
+
+  /** The failure with the token endpoint (origin and path) and HTTP status in its details, for the log. */
+  #withEndpoint(error: CertboundError): CertboundError {
+    const as = this.#as;
+    const endpoint = URL.parse(
+      as?.mtls_endpoint_aliases?.token_endpoint ?? as?.token_endpoint ?? '',
+    );
+    // oauth4webapi attaches the Response it judged (unexpected status, bad body) as a cause.
+    let answered = error.cause as { cause?: unknown } | undefined;
+    for (let i = 0; i < 4 && answered !== undefined && !(answered instanceof Response); i++)
+      answered = answered.cause as { cause?: unknown } | undefined;
+    return new CertboundError(error.code, error.message, {
+      cause: error.cause ?? error,
+      details: {
+        ...error.details,
+        url: endpoint !== null ? `${endpoint.origin}${endpoint.pathname}` : undefined,
+        status:
+          error.details['status'] ?? (answered instanceof Response ? answered.status : undefined),
+      },
+    });
+  }
+
+  async #grant(request: NormalizedTokenRequest, identity: WorkloadIdentity): Promise<AccessToken> {
     const requestedAt = Date.now();
     const as = this.#as;
     if (as === undefined) throw new CertboundError('ERR_DISCOVERY', 'The client is not started.');

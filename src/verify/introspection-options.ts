@@ -68,8 +68,8 @@ export interface IntrospectionOptions {
   maxTokenLifetimeSec?: number;
   /** Maximum token length in bytes (never sent to the AS when larger). Default 8192. */
   maxTokenBytes?: number;
-  /** Called once per introspection call, with its outcome (metrics). */
-  onResult?: (result: IntrospectionResult) => void;
+  /** Called once per introspection call, with its outcome and duration in seconds (metrics). */
+  onResult?: (result: IntrospectionResult, seconds: number) => void;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
 }

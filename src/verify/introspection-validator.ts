@@ -12,6 +12,7 @@ import {
 } from 'oauth4webapi';
 import { CertboundError, isCertboundError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
+import { tracedCall } from '../traced-call.js';
 import type { ReadinessStatus } from '../readiness-check.js';
 import { checkIntrospectedClaims, type IntrospectionExpectations } from './introspection-claims.js';
 import { introspectionFailure } from './introspection-failure.js';
@@ -154,7 +155,14 @@ export function createIntrospectionValidator(
     options.clientSecret !== undefined ? ClientSecretBasic(options.clientSecret) : TlsClientAuth();
 
   /** One RFC 7662 call; the raw answer (active or not), or ERR_INTROSPECTION_UNAVAILABLE. */
-  async function introspect(token: string): Promise<Claims> {
+  function introspect(token: string): Promise<Claims> {
+    return tracedCall('certbound.introspection', { 'certbound.issuer': issuer }, () =>
+      introspectOnce(token),
+    );
+  }
+
+  async function introspectOnce(token: string): Promise<Claims> {
+    const started = performance.now();
     try {
       const as = await serverOf();
       const insecure = (as.introspection_endpoint ?? '').startsWith('http:');
@@ -184,7 +192,7 @@ export function createIntrospectionValidator(
       return body;
     } catch (err) {
       failure = introspectionFailure(err, issuer);
-      options.onResult?.('unavailable');
+      options.onResult?.('unavailable', (performance.now() - started) / 1000);
       throw failure;
     }
   }
@@ -196,17 +204,22 @@ export function createIntrospectionValidator(
 
   /** Introspects and caches the answer (active or refused) until its deadline. */
   async function introspectAndStore(token: string, key: string): Promise<VerifiedEntry> {
+    const started = performance.now();
     const claims = await introspect(token);
+    const seconds = (performance.now() - started) / 1000;
     const at = now();
     try {
       check(claims);
     } catch (err) {
-      options.onResult?.(isCertboundError(err, 'ERR_TOKEN_INACTIVE') ? 'inactive' : 'refused');
+      options.onResult?.(
+        isCertboundError(err, 'ERR_TOKEN_INACTIVE') ? 'inactive' : 'refused',
+        seconds,
+      );
       const entry = { claims, deadAt: at + refusedMaxAgeMs };
       refused.set(key, entry);
       return entry;
     }
-    options.onResult?.('active');
+    options.onResult?.('active', seconds);
     const expMs = (claims['exp'] as number) * 1000 + clockToleranceSec * 1000;
     const entry = { claims, deadAt: Math.min(expMs, at + maxAgeMs) };
     cache.set(key, entry);

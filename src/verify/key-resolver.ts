@@ -10,6 +10,7 @@ import {
 } from 'jose';
 import { CertboundError } from '../errors.js';
 import { isLoopback } from '../loopback.js';
+import { tracedCall } from '../traced-call.js';
 import type { ReadinessStatus } from '../readiness-check.js';
 import { jwksFetchError, type JwksAnswer } from './jwks-fetch-error.js';
 import { JWKS_DEFAULTS, type JwksOption } from './options.js';
@@ -70,6 +71,7 @@ export function createKeyResolver(option: JwksOption): KeyResolver {
   const cooldownMs = option.cooldownMs ?? JWKS_DEFAULTS.cooldownMs;
   const maxAgeMs = option.cacheMaxAgeMs ?? JWKS_DEFAULTS.cacheMaxAgeMs;
   const timeoutMs = option.timeoutMs ?? JWKS_DEFAULTS.timeoutMs;
+  const onFetch = option.onFetch;
   const agent = new Agent({
     connect: {
       ...(option.ca !== undefined ? { ca: option.ca } : {}),
@@ -101,12 +103,14 @@ export function createKeyResolver(option: JwksOption): KeyResolver {
   /** One fetch (shared by concurrent callers); records the outcome, never throws. */
   async function reload(): Promise<CertboundError | undefined> {
     try {
-      await remote.reload();
+      await tracedCall('certbound.jwks_fetch', { 'url.full': where }, () => remote.reload());
       failure = undefined;
+      onFetch?.('ok', fetched.jwks?.keys.length ?? 0);
       return undefined;
     } catch (err) {
       const error = jwksFetchError(err, where, answer, timeoutMs);
       failure = { at: Date.now(), error };
+      onFetch?.('error', fetched.jwks?.keys.length ?? 0, error);
       return error;
     }
   }

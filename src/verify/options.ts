@@ -1,3 +1,4 @@
+import type { CertboundError } from '../errors.js';
 import type { ProofSources } from './proof-inputs.js';
 import type { JSONWebKeySet } from 'jose';
 
@@ -39,6 +40,11 @@ export type JwksOption =
       cacheMaxAgeMs?: number;
       /** Timeout of one JWKS fetch. Default 5 s. */
       timeoutMs?: number;
+      /**
+       * Called after every fetch with its result, the number of keys in force and, for a
+       * failure, the `ERR_JWKS_UNAVAILABLE` saying why (URL and status in its details).
+       */
+      onFetch?: (result: 'ok' | 'error', keys: number, error?: CertboundError) => void;
     }
   | {
       /** A JWKS object, e.g. read from a file mounted beside the sidecar. */

@@ -191,7 +191,7 @@ describe('certbound run refuses certificates that may not act as a client leaf',
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     const byCode = new Map(refused.map((r) => [r['code'], r]));
     expect(byCode.get('ERR_PEER_CERT_NOT_LEAF')).toMatchObject({
-      level: 40,
+      level: 'warn',
       reason: 'it is a CA certificate (basicConstraints CA:TRUE)',
       subject: 'CN=ca-true, O=certbound',
       thumbprintPrefix: clients['ca-true']!.thumbprint.slice(0, 12),

@@ -24,7 +24,7 @@ afterAll(async () => {
 
 function clientFor(
   clientId: string,
-  lines: Array<{ level: number; msg: string }> = [],
+  lines: Array<{ level: number; msg: string; details?: Record<string, unknown> }> = [],
 ): TokenClient {
   const stream = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -69,7 +69,7 @@ describe('TokenClient readiness', () => {
   });
 
   it('regression: invalid_client is retried with backoff, named in ready() and logged once at error level', async () => {
-    const lines: Array<{ level: number; msg: string }> = [];
+    const lines: Array<{ level: number; msg: string; details?: Record<string, unknown> }> = [];
     const c = clientFor('not-registered', lines);
     void c.warmUp([{ resource: PAYMENTS }]);
     const start = fx.as.requestCounts.token + fx.as.requestCounts.mtlsToken;
@@ -86,6 +86,9 @@ describe('TokenClient readiness', () => {
     expect(status.reason).toContain('invalid_client');
     const logged = lines.filter((l) => l.msg.includes('invalid_client'));
     expect(logged.map((l) => l.level)).toEqual([50]);
+    // Issue 18: the line names the endpoint (origin and path) and the HTTP status.
+    expect(logged[0]!.details?.['url']).toMatch(/^https:\/\/127\.0\.0\.1:\d+\/[^?]*token/);
+    expect(logged[0]!.details?.['status']).toBe(401);
     await c.close();
     expect(c.ready().ok).toBe(false);
   });

@@ -19,16 +19,17 @@ export interface SidecarProcess {
 
 /**
  * Runs the built CLI `run --config <path>` and waits for its start log line (bounded).
- * `nodeArgs` go to node before the CLI (e.g. `--expose-gc`).
+ * `nodeArgs` go to node before the CLI (e.g. `--expose-gc`); `env` adds variables (e.g. `OTEL_*`).
  */
 export function startSidecarProcess(
   configPath: string,
   timeoutMs = 20_000,
   nodeArgs: readonly string[] = [],
+  env: Readonly<Record<string, string>> = {},
 ): Promise<SidecarProcess> {
   const child = spawn(process.execPath, [...nodeArgs, CLI, 'run', '--config', configPath], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, CERTBOUND_LOG_LEVEL: 'info' },
+    env: { ...process.env, CERTBOUND_LOG_LEVEL: 'info', ...env },
   });
   const lines: string[] = [];
   let stderr = '';
@@ -137,5 +138,46 @@ export function curl(args: string[], timeoutMs = 15_000): Promise<CurlResult> {
         });
       },
     );
+  });
+}
+
+/**
+ * Resolves with the first parsed JSON log line of `sidecar` that `matches` (already written
+ * or still to come: stdout is flushed in batches), or rejects after `timeoutMs`.
+ */
+export function waitForLogLine(
+  sidecar: SidecarProcess,
+  matches: (line: Record<string, unknown>) => boolean,
+  timeoutMs = 10_000,
+): Promise<Record<string, unknown>> {
+  const find = (): Record<string, unknown> | undefined =>
+    sidecar.lines
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return undefined;
+        }
+      })
+      .find((l) => l !== undefined && matches(l));
+  return new Promise((resolve, reject) => {
+    const stdout = sidecar.child.stdout;
+    const check = (): void => {
+      const line = find();
+      if (line === undefined) return;
+      clearTimeout(timer);
+      stdout?.off('data', onData);
+      resolve(line);
+    };
+    // 'data' listeners run in order: the line buffer listener was added first.
+    const onData = (): void => {
+      setImmediate(check);
+    };
+    const timer = setTimeout(() => {
+      stdout?.off('data', onData);
+      reject(new Error('log line not written in time'));
+    }, timeoutMs);
+    stdout?.on('data', onData);
+    check();
   });
 }

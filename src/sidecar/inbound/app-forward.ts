@@ -3,6 +3,8 @@ import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Pool } from 'undici';
 import type { AnyRequest } from '../../http/connection-peer.js';
+import type { SidecarMetrics } from '../../observability/metrics.js';
+import { injectInboundContext, tracingActive } from '../../observability/tracing.js';
 import type { Principal } from '../../verify/principal.js';
 import type { RequestTarget } from '../../verify/request-path.js';
 import {
@@ -28,6 +30,8 @@ export interface AppForwardOptions {
   /** Compiled once: forward-headers compiles its rules per options object. */
   readonly headerOptions: AppHeaderOptions;
   readonly reporter: CallReporter;
+  /** `appDuration` is observed for every answered request. */
+  readonly metrics?: SidecarMetrics;
   /** True while the listener drains: HTTP/1 responses carry `connection: close`. */
   readonly draining?: () => boolean;
   /** The DPoP nonce to push on answers to DPoP requests (RFC 9449 §8.2), when nonces are on. */
@@ -56,6 +60,7 @@ export interface AppForward {
 export function createAppForward(options: AppForwardOptions): AppForward {
   const { app, reporter, headerOptions } = options;
   const appTimeout = options.appTimeoutMs;
+  const appDuration = options.metrics?.appDuration;
   const pool = new Pool(app.origin, {
     connections: options.appMaxConnections,
     pipelining: 1,
@@ -84,6 +89,8 @@ export function createAppForward(options: AppForwardOptions): AppForward {
       return;
     }
     delete headers['expect'];
+    // W3C Trace Context: the app's span is a child of ours, not of the caller's.
+    if (tracingActive()) injectInboundContext(req, headers);
     // Verified: now the client may send its body (RFC 9110 §10.1.1).
     sendDeferredContinue(req, res);
     // An EventEmitter signal (undici accepts one) is much cheaper than an AbortController
@@ -97,14 +104,17 @@ export function createAppForward(options: AppForwardOptions): AppForward {
       // HTTP/2 reports writableFinished on a stream the client reset (or whose session went
       // away) too: only a response we ended is done; anything else aborts the app request.
       if (res.writableEnded && res.writableFinished) {
-        if (answerStatus !== 0)
+        if (answerStatus !== 0) {
+          appDuration?.observe((performance.now() - appStarted) / 1000);
           reporter.record(req, answerStatus, undefined, principal, started, target);
+        }
         return;
       }
       aborted = true;
       abort.emit('abort');
       if (answerBody !== undefined && !answerBody.readableEnded) answerBody.destroy();
     });
+    const appStarted = performance.now();
     pool
       .request({
         origin: app.origin,

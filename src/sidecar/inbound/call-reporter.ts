@@ -54,6 +54,7 @@ export function createCallReporter(recorder: InboundRecorder, logger: Logger): C
       peer: principal === undefined ? connectionPeerOf(req) : undefined,
       startedAt: started,
       traceparent: req.headers['traceparent'] as string | undefined,
+      request: req,
     });
   }
 

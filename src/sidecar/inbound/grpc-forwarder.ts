@@ -3,6 +3,12 @@ import { refusalOfConnection } from '../../binding/connection-peer-identity.js';
 import type { PeerIdentity } from '../../binding/peer-identity.js';
 import { CertboundError, ERROR_TABLE } from '../../errors.js';
 import type { InboundRecorder } from '../../observability/inbound-recorder.js';
+import {
+  endVerifySpan,
+  injectInboundContext,
+  startVerifySpan,
+  tracingActive,
+} from '../../observability/tracing.js';
 import { authorizeRequest } from '../../verify/authorize-request.js';
 import { authorizationValuesOf, headerValuesOf } from '../../verify/bearer-token.js';
 import type { Verifier } from '../../verify/create-verifier.js';
@@ -83,7 +89,10 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
         principal,
         peer,
         startedAt,
+        traceparent: req.headers['traceparent'] as string | undefined,
+        request: req,
       });
+    const span = tracingActive() ? startVerifySpan(req) : undefined;
     void (async () => {
       try {
         // A certificate refused as a client leaf (CA, weak key, no clientAuth) has no peer:
@@ -105,6 +114,7 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
           options.verifier.pipeline,
           options.policies,
         );
+        endVerifySpan(span, undefined);
         let session;
         try {
           session = await pool.session();
@@ -112,15 +122,18 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
           throw new CertboundError('ERR_APP_UNREACHABLE', undefined, { cause: err });
         }
         if (stream.destroyed) return;
-        relayGrpcStream(
-          req,
-          res,
-          session,
-          forwardHeaders(req.headers, appUrl, drop, identityEntriesOf(principal, prefix)),
-          'ERR_APP_UNREACHABLE',
-          record,
+        const headers = forwardHeaders(
+          req.headers,
+          appUrl,
+          drop,
+          identityEntriesOf(principal, prefix),
         );
+        // W3C Trace Context: the app's span is a child of ours.
+        if (tracingActive()) injectInboundContext(req, headers);
+        relayGrpcStream(req, res, session, headers, 'ERR_APP_UNREACHABLE', record);
       } catch (err) {
+        if (principal === undefined)
+          endVerifySpan(span, err instanceof CertboundError ? err.code : 'ERR_INTERNAL');
         if (err instanceof CertboundError) options.onReject?.(err, path);
         // Drain what the client sends so the stream can close cleanly.
         req.resume();

@@ -21,6 +21,8 @@ import { OpenResponses } from './open-responses.js';
 import type { AnyResponse } from './any-response.js';
 import type { InboundProxy } from './inbound-proxy.js';
 import { listen } from '../listen.js';
+import { RateLimitedLog } from '../../observability/rate-limited-log.js';
+import { tlsFailureReasonOf } from '../../observability/tls-failure-reason.js';
 
 /** Limits of the inbound listener, in bytes and milliseconds. */
 export interface InboundLimits {
@@ -141,8 +143,37 @@ export async function startInboundListener(
     session.once('close', () => sessions.delete(session));
     if (draining) session.close();
   });
-  server.on('tlsClientError', (err: Error & { code?: string }) => {
-    logger.debug({ code: err.code, reason: err.message }, 'TLS handshake refused');
+  // Issue 18: refusals are counted by a bounded reason and logged at info, rate-limited
+  // per reason, so a scan or a misconfigured client is visible without flooding the log.
+  const refusals = new RateLimitedLog(logger);
+  // A full listener is an operator problem (capacity or a flood): warn.
+  const drops = new RateLimitedLog(logger, { level: 'warn' });
+  server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => {
+    const reason = tlsFailureReasonOf(err.code, socket.authorizationError);
+    options.metrics?.tlsHandshakeFailures.inc({ listener: 'inbound', reason });
+    refusals.log(
+      reason,
+      {
+        reason,
+        code: err.code,
+        authorizationError: socket.authorizationError,
+        remoteAddress: socket.remoteAddress,
+      },
+      'TLS handshake refused',
+    );
+  });
+  // net.Server closes connections beyond maxConnections before any handler sees them.
+  server.on('drop', (data?: { remoteAddress?: string }) => {
+    options.metrics?.connectionsRefused.inc({ listener: 'inbound', reason: 'max_connections' });
+    drops.log(
+      'max_connections',
+      {
+        reason: 'max_connections',
+        maxConnections: server.maxConnections,
+        remoteAddress: data?.remoteAddress,
+      },
+      'connection refused: maxConnections reached',
+    );
   });
   server.on('clientError', (err: Error & { code?: string }, socket: Duplex) =>
     answerClientError(err, socket, options.metrics),
@@ -189,7 +220,7 @@ export async function startInboundListener(
   });
 
   const host = options.host ?? '127.0.0.1';
-  await listen(server, options.port, host);
+  await listen(server, options.port, host, 'inbound');
   server.on('error', (err) => logger.error({ err }, 'inbound listener error'));
   const port = (server.address() as AddressInfo).port;
 

@@ -11,6 +11,7 @@ import {
 } from '../../observability/inbound-recorder.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
+import { startInboundSpan, tracingActive } from '../../observability/tracing.js';
 import { compilePolicies } from '../../verify/policy.js';
 import type { RequestTarget } from '../../verify/request-path.js';
 import type { AppHeaderOptions } from '../forward-headers.js';
@@ -121,6 +122,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     appMaxConnections,
     headerOptions,
     reporter,
+    ...(metrics !== undefined ? { metrics } : {}),
     ...draining,
     dpopNonce: () => options.verifier.pipeline.dpop?.nonceForResponse?.(),
   });
@@ -146,6 +148,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     const started = performance.now();
     if (resumed.waiting > 0 && req.httpVersionMajor === 1) resumed.settle(req.socket);
     const grpc = isGrpc(req);
+    if (tracingActive()) startInboundSpan(req, grpc ? 'grpc' : 'http');
     // HTTP/2 header lists are bounded here (HTTP/1.1's parser enforces maxHeaderSize).
     if (headerBytesOf(req) > maxHeaderBytes) {
       const err = new CertboundError('ERR_HEADERS_TOO_LARGE');

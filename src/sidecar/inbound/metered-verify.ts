@@ -1,6 +1,8 @@
 import type { AnyRequest } from '../../http/connection-peer.js';
 import { verifyHttpRequest, type HttpVerifyOptions } from '../../http/verify-http-request.js';
+import { isCertboundError } from '../../errors.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
+import { endVerifySpan, startVerifySpan, tracingActive } from '../../observability/tracing.js';
 import type { Principal } from '../../verify/principal.js';
 import type { RequestTarget } from '../../verify/request-path.js';
 
@@ -19,15 +21,18 @@ export function createMeteredVerify(
   const okVerifications = metrics?.verifyDuration.labels({ result: 'ok' });
   return async (req, target) => {
     const startedVerify = performance.now();
+    const span = tracingActive() ? startVerifySpan(req) : undefined;
     try {
       const principal = await verifyHttpRequest(req, options, target);
       okVerifications?.observe((performance.now() - startedVerify) / 1000);
+      endVerifySpan(span, undefined);
       return principal;
     } catch (err) {
       metrics?.verifyDuration.observe(
         { result: 'rejected' },
         (performance.now() - startedVerify) / 1000,
       );
+      endVerifySpan(span, isCertboundError(err) ? err.code : 'ERR_INTERNAL');
       throw err;
     }
   };

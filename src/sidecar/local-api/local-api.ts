@@ -1,3 +1,4 @@
+import { listenerError } from '../listen.js';
 import { randomBytes } from 'node:crypto';
 import { chmod, lstat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -179,7 +180,7 @@ function hostForUri(host: string): string {
 function bind(server: Server, address: string): Promise<number> {
   return new Promise((resolve, reject) => {
     server.bindAsync(address, ServerCredentials.createInsecure(), (err, port) => {
-      if (err) reject(err);
+      if (err) reject(listenerError('local API', address, err));
       else resolve(port);
     });
   });

@@ -1,4 +1,5 @@
 import { X509Certificate } from 'node:crypto';
+import { endOutboundSpan, startOutboundSpan, tracingActive } from '../../observability/tracing.js';
 import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
@@ -83,6 +84,8 @@ export function createGrpcOutboundForwarder(
 
   const forward = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const stream = res.stream;
+    // One span per outbound call, child of the app's traceparent; the upstream gets ours.
+    const traced = tracingActive() ? startOutboundSpan(req.headers, url.host, 'POST') : undefined;
     void (async () => {
       try {
         const identity = sessions.identity;
@@ -106,18 +109,27 @@ export function createGrpcOutboundForwarder(
             : new CertboundError('ERR_AS_UNAVAILABLE', undefined, { cause: err });
         }
         if (stream.destroyed) return;
+        const headers = forwardHeaders(req.headers, url, (name) => name === 'authorization', [
+          ['authorization', `Bearer ${token.accessToken}`],
+        ]);
+        traced?.inject(headers);
         relayGrpcStream(
           req,
           res,
           session,
-          forwardHeaders(req.headers, url, (name) => name === 'authorization', [
-            ['authorization', `Bearer ${token.accessToken}`],
-          ]),
+          headers,
           'ERR_UPSTREAM_UNREACHABLE',
+          traced !== undefined
+            ? (grpcStatus, code) => {
+                traced.span.setAttribute('rpc.grpc.status_code', grpcStatus ?? -1);
+                endOutboundSpan(traced.span, 200, code);
+              }
+            : undefined,
         );
       } catch (err) {
         req.resume();
-        writeGrpcError(stream, err);
+        const code = writeGrpcError(stream, err);
+        if (traced !== undefined) endOutboundSpan(traced.span, 200, code);
       }
     })();
   };

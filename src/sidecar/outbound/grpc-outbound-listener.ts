@@ -10,6 +10,7 @@ import type { X509Source } from '../../identity/x509-source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { TokenProvider } from '../../token/access-token.js';
 import { isLoopback } from '../../loopback.js';
+import { listen } from '../listen.js';
 import {
   createGrpcOutboundForwarder,
   type GrpcOutboundForwarder,
@@ -101,13 +102,7 @@ export async function startGrpcOutboundListener(
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port, options.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
+  await listen(server, options.port, options.host, 'outbound gRPC');
   const port = (server.address() as AddressInfo).port;
   options.logger?.info({ host: options.host, port }, 'outbound gRPC listener ready');
   return {

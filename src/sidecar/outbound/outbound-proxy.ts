@@ -9,6 +9,7 @@ import type { WorkloadIdentity } from '../../identity/workload-identity.js';
 import type { X509Source } from '../../identity/x509-source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
+import { endOutboundSpan, startOutboundSpan, tracingActive } from '../../observability/tracing.js';
 import type { AccessToken, TokenProvider, TokenRequest } from '../../token/access-token.js';
 import { writeBearerError } from '../../http/bearer-error-response.js';
 import { relayResponseHeaders } from '../forward-headers.js';
@@ -191,11 +192,21 @@ export async function startOutboundListener(
     const started = performance.now();
     const target = route(req);
     const upstream = target === undefined ? undefined : upstreams.get(target.name);
+    // One span per proxied call, child of the app's traceparent; upstreams get ours.
+    const traced =
+      tracingActive() && upstream !== undefined
+        ? startOutboundSpan(req.headers, upstream.name, req.method ?? 'GET')
+        : undefined;
     const done = (status: number, code: string | undefined): void => {
       options.metrics?.outboundRequests.inc({
         upstream: upstream?.name ?? 'unknown',
         result: code ?? 'ok',
       });
+      options.metrics?.outboundDuration.observe(
+        { upstream: upstream?.name ?? 'unknown' },
+        (performance.now() - started) / 1000,
+      );
+      if (traced !== undefined) endOutboundSpan(traced.span, status, code);
       logger.info(
         {
           method: req.method,
@@ -232,6 +243,7 @@ export async function startOutboundListener(
         delete headers['expect'];
         headers['host'] = upstream.origin.host;
         headers['authorization'] = `Bearer ${token.accessToken}`;
+        traced?.inject(headers);
         const prefix = upstream.origin.pathname.replace(/\/$/, '');
         return agent.request({
           origin: upstream.origin.origin,
@@ -276,7 +288,7 @@ export async function startOutboundListener(
       options.metrics?.activeConnections.dec({ listener: 'outbound' });
     });
   });
-  await listen(server, options.port, host);
+  await listen(server, options.port, host, 'outbound');
   const port = (server.address() as AddressInfo).port;
   return {
     server,
