@@ -1,6 +1,7 @@
 import { createSecureContext, getCiphers } from 'node:tls';
 import { z } from 'zod';
 import { parseDuration } from '../duration.js';
+import { forwardedClientCertSchema } from './forwarded-client-cert-schema.js';
 import {
   cipherListOf,
   isTls13Suite,
@@ -228,6 +229,7 @@ const inboundSchema = z.strictObject({
     .prefault({}),
   policies: z.array(policySchema).default([]),
   tls: inboundTlsSchema.prefault({}),
+  forwardedClientCert: forwardedClientCertSchema.optional(),
 });
 
 /** RFC 7662 introspection of one issuer's opaque tokens (`verify.issuers[].introspection`). */
