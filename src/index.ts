@@ -37,6 +37,7 @@ export {
   authorizeToken,
   createJwtValidator,
   mtlsProof,
+  createForwardedCertificates,
   checkPolicy,
   policyFor,
   principalOf,
@@ -66,6 +67,13 @@ export {
   type ProofOfPossession,
   type ProofContext,
   type JwtValidator,
+  type ForwardedCertFormat,
+  type ForwardedCertificateOptions,
+  type ForwardedCertificateInput,
+  type ForwardedCertificates,
+  type ForwardedResolution,
+  type UntrustedForwarding,
+  type TrustedHopsOptions,
 } from './verify/index.js';
 export {
   StaticX509Source,

@@ -9,6 +9,7 @@ import { createGrpcForwarder } from './inbound/grpc-forwarder.js';
 import { startInboundListener, type InboundListener } from './inbound/inbound-listener.js';
 import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
 import { createInboundProxy } from './inbound/inbound-proxy.js';
+import { forwardedCertificatesOf } from './forwarded-certificates-of-config.js';
 import type { Lifecycle } from './lifecycle.js';
 
 /** What {@link startInbound} wires together. */
@@ -40,6 +41,13 @@ export async function startInbound(
     onPeerRefusal((r) => logger.warn({ ...r }, 'client certificate refused')),
     (off) => off(),
   );
+  // Certificates forwarded by trusted TLS-terminating hops; their headers never reach the app.
+  const forwarded =
+    inb.forwardedClientCert !== undefined
+      ? forwardedCertificatesOf(inb.forwardedClientCert, { source: deps.source, logger, metrics })
+      : undefined;
+  const stripHeaders =
+    forwarded !== undefined ? [...inb.stripHeaders, ...forwarded.headerNames] : inb.stripHeaders;
   const grpcHandler =
     deps.inboundGrpcHandler ??
     (inb.app.grpcUrl !== undefined
@@ -63,7 +71,7 @@ export async function startInbound(
       appUrl: inb.app.url,
       keepAuthorization: inb.keepAuthorization,
       identityHeaderPrefix: inb.identityHeaderPrefix,
-      stripHeaders: inb.stripHeaders,
+      stripHeaders,
       maxHeaderBytes: inb.limits.maxHeaderBytes,
       appTimeoutMs: inb.limits.appTimeout,
       appMaxConnections: inb.app.maxConnections,

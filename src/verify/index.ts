@@ -50,3 +50,13 @@ export {
   type IssuerOptions,
   type MultiIssuerVerifierOptions,
 } from './multi-issuer-verifier.js';
+export {
+  createForwardedCertificates,
+  type ForwardedCertFormat,
+  type ForwardedCertificateOptions,
+  type ForwardedCertificateInput,
+  type ForwardedCertificates,
+  type ForwardedResolution,
+  type UntrustedForwarding,
+  type TrustedHopsOptions,
+} from './forwarded/index.js';
