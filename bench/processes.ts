@@ -127,4 +127,3 @@ export function cpuSecondsOf(pid: number): number | undefined {
     return undefined;
   }
 }
-
