@@ -4,7 +4,7 @@ import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import {
   createForwardedCertificates,
-  type ForwardedCertificates,
+  type CachedForwardedCertificates,
   type UntrustedForwarding,
 } from '../verify/forwarded/forwarded-certificates.js';
 
@@ -36,7 +36,7 @@ export interface ForwardedDeps {
 export function forwardedCertificatesOf(
   config: ForwardedClientCertConfig,
   deps: ForwardedDeps,
-): ForwardedCertificates {
+): CachedForwardedCertificates {
   const log = deps.logger.child({ component: 'forwarded-cert' });
   const now = deps.now ?? Date.now;
   let nextLogAt = 0;

@@ -5,11 +5,11 @@ import { createInboundRecorder } from '../observability/inbound-recorder.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import type { Verifier } from '../verify/create-verifier.js';
+import type { ForwardedCertificates } from '../verify/proof-inputs.js';
 import { createGrpcForwarder } from './inbound/grpc-forwarder.js';
 import { startInboundListener, type InboundListener } from './inbound/inbound-listener.js';
 import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
 import { createInboundProxy } from './inbound/inbound-proxy.js';
-import { forwardedCertificatesOf } from './forwarded-certificates-of-config.js';
 import type { Lifecycle } from './lifecycle.js';
 
 /** What {@link startInbound} wires together. */
@@ -21,6 +21,8 @@ export interface InboundDeps {
   readonly lifecycle: Lifecycle;
   /** Replaces the gRPC forwarder (tests, embedding). */
   readonly inboundGrpcHandler?: InboundGrpcHandler | undefined;
+  /** The verifier's forwarded-certificate source (`inbound.forwardedClientCert`): its headers are stripped. */
+  readonly forwarded?: ForwardedCertificates | undefined;
 }
 
 /**
@@ -41,11 +43,8 @@ export async function startInbound(
     onPeerRefusal((r) => logger.warn({ ...r }, 'client certificate refused')),
     (off) => off(),
   );
-  // Certificates forwarded by trusted TLS-terminating hops; their headers never reach the app.
-  const forwarded =
-    inb.forwardedClientCert !== undefined
-      ? forwardedCertificatesOf(inb.forwardedClientCert, { source: deps.source, logger, metrics })
-      : undefined;
+  // Headers of certificates forwarded by trusted hops never reach the app, whoever sent them.
+  const forwarded = deps.forwarded;
   const stripHeaders =
     forwarded !== undefined ? [...inb.stripHeaders, ...forwarded.headerNames] : inb.stripHeaders;
   const grpcHandler =
@@ -58,6 +57,7 @@ export async function startInbound(
             policies: inb.policies,
             identityHeaderPrefix: inb.identityHeaderPrefix,
             keepAuthorization: inb.keepAuthorization,
+            stripHeaders,
             recorder,
           }),
           (fwd) => fwd.close(),

@@ -16,6 +16,7 @@ import { startLocalApi, type LocalApi } from './local-api/local-api.js';
 import type { GrpcOutboundListener } from './outbound/grpc-outbound-listener.js';
 import type { OutboundListener } from './outbound/outbound-proxy.js';
 import { Readiness } from './readiness.js';
+import { forwardedCertificatesOf } from './forwarded-certificates-of-config.js';
 import { startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
 import { verifierPlanOf, warmUpKeys } from './verifier-of-config.js';
@@ -115,10 +116,17 @@ export async function startSidecar(
   let localApi: LocalApi | undefined;
   let admin: AdminServer | undefined;
   try {
+    // Client certificates forwarded by trusted TLS-terminating hops (inbound.forwardedClientCert).
+    const forwarded =
+      config.inbound?.forwardedClientCert !== undefined
+        ? forwardedCertificatesOf(config.inbound.forwardedClientCert, { source, logger, metrics })
+        : undefined;
     if (plan !== undefined) {
       const ver = lifecycle.own(
-        plan.build(source, (issuer, result) =>
-          metrics.introspectionRequests.inc({ issuer, result }),
+        plan.build(
+          source,
+          (issuer, result) => metrics.introspectionRequests.inc({ issuer, result }),
+          { forwardedCertificates: forwarded },
         ),
         (v) => v.close(),
       );
@@ -163,6 +171,7 @@ export async function startSidecar(
         metrics,
         lifecycle,
         inboundGrpcHandler: options.inboundGrpcHandler,
+        forwarded,
       });
     }
 

@@ -8,6 +8,7 @@ import { MtlsAgents, type FetchFunction } from '../token/mtls-agents.js';
 import { createVerifier, type Verifier } from '../verify/create-verifier.js';
 import type { IntrospectionResult } from '../verify/introspection-options.js';
 import { createMultiIssuerVerifier, type IssuerOptions } from '../verify/multi-issuer-verifier.js';
+import type { ProofSources } from '../verify/proof-inputs.js';
 import type { JwksOption } from '../verify/options.js';
 import { jwksOptionOf, readConfiguredFile } from './config-files.js';
 import { retryUntil } from './retry-until.js';
@@ -24,11 +25,13 @@ export interface VerifierPlan {
   readonly readinessName: string;
   /**
    * Builds the verifier; introspection presents `source`'s certificate in force to the AS.
-   * `onIntrospection` counts calls (metrics).
+   * `onIntrospection` counts calls (metrics); `proofSources` are the proofs besides the
+   * connection's certificate (forwarded certificates, DPoP).
    */
   build(
     source: X509Source,
     onIntrospection?: (issuer: string, result: IntrospectionResult) => void,
+    proofSources?: ProofSources,
   ): Verifier;
 }
 
@@ -102,8 +105,9 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
     return {
       remoteKeys: 'url' in jwks,
       readinessName: 'jwks',
-      build: () =>
+      build: (_source, _onIntrospection, proofSources) =>
         createVerifier({
+          ...proofSources,
           jwks,
           issuer: v.issuer as string | string[],
           audience: v.audience as string | string[],
@@ -117,9 +121,10 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
   return {
     remoteKeys: issuers.some((i) => i.jwks !== undefined && 'url' in i.jwks),
     readinessName: 'issuers',
-    build(source, onIntrospection) {
+    build(source, onIntrospection, proofSources) {
       const agents: MtlsAgents[] = [];
       const verifier = createMultiIssuerVerifier({
+        ...proofSources,
         ...sharedOf(v),
         issuers: issuers.map(({ config, jwks, secret, ca }): IssuerOptions => {
           const intro = config.introspection;

@@ -126,6 +126,27 @@ const outcome = (res: ReadResponse): string | number =>
       ? res.json['error']
       : res.status;
 
+/** The sidecar's log lines holding `text`, once there is one (pino writes asynchronously; bounded). */
+async function linesOf(sidecar: SidecarProcess, text: string): Promise<string[]> {
+  const found = () => sidecar.lines.filter((l) => l.includes(text));
+  if (found().length > 0) return found();
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      sidecar.child.stdout?.off('data', onData);
+      reject(new Error(`no log line with "${text}"`));
+    }, 10_000);
+    // The process's own line splitter runs first (it subscribed at start).
+    const onData = (): void => {
+      if (found().length === 0) return;
+      clearTimeout(timer);
+      sidecar.child.stdout?.off('data', onData);
+      resolve();
+    };
+    sidecar.child.stdout?.on('data', onData);
+  });
+  return found();
+}
+
 /** Header names the app saw on its last request. */
 const seenNames = (): string[] => Object.keys(app.seen.at(-1)?.headers ?? {});
 
@@ -239,7 +260,7 @@ describe('straight to certbound, not through the hop', () => {
       metrics,
     );
     expect(Number(count?.[1])).toBeGreaterThanOrEqual(3);
-    const warned = sidecars.nginx.lines.filter((l) => l.includes('not a trusted hop'));
+    const warned = await linesOf(sidecars.nginx, 'not a trusted hop');
     expect(warned.length).toBeGreaterThanOrEqual(1);
     expect(warned.join('\n')).not.toContain('BEGIN');
     expect(warned.join('\n')).not.toContain(encode.escapedPem(orders.certPem).slice(0, 40));

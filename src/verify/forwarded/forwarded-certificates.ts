@@ -6,6 +6,7 @@ import { base64DerFormat } from './base64-der-header.js';
 import { escapedPemFormat } from './escaped-pem-header.js';
 import type { ForwardedChain } from './forwarded-chain.js';
 import type { ForwardedHeaderFormat } from './header-format.js';
+import type { ForwardedCertificates } from '../proof-inputs.js';
 import { rfc9440Format } from './rfc9440-header.js';
 import { trustedHopTest, type TrustedHopsOptions } from './trusted-hops.js';
 import { xfccFormat } from './xfcc-header.js';
@@ -55,37 +56,12 @@ export interface UntrustedForwarding {
   readonly remoteAddress: string | undefined;
 }
 
-/** What {@link ForwardedCertificates.resolve} reads of one request. */
-export interface ForwardedCertificateInput {
-  /** Verified certificate of this connection (the hop, if it is one). */
-  readonly peer: PeerIdentity | null | undefined;
-  /** Remote address of the connection (for `trustedHops.addresses`). */
-  readonly remoteAddress?: string | undefined;
-  /** All values of one header (lower-case name), from raw headers or gRPC metadata. */
-  header(name: string): readonly string[];
-}
-
-/** The client certificate of one request as a trusted hop forwarded it, or why there is none. */
-export type ForwardedResolution =
-  | { readonly kind: 'none' }
-  | { readonly kind: 'untrusted' }
-  | { readonly kind: 'forwarded'; readonly client: PeerIdentity; readonly hop: PeerIdentity };
-
-/** Reads client certificates forwarded by trusted TLS-terminating proxies. */
-export interface ForwardedCertificates {
-  /** Lower-case names of every header this reads (the transports strip them before the app). */
-  readonly headerNames: readonly string[];
-  /**
-   * The forwarded client of one request: `none` without the headers, `untrusted` when the
-   * connection is not an allow-listed hop (the caller strips the headers), else the
-   * re-validated forwarded leaf and the hop.
-   *
-   * @throws CertboundError `ERR_FORWARDED_CERT_MALFORMED`, `ERR_FORWARDED_CERT_UNTRUSTED`,
-   *   `ERR_FORWARDED_CERT_EXPIRED`, `ERR_FORWARDED_CERT_NOT_LEAF`,
-   *   `ERR_FORWARDED_CERT_WEAK_KEY`, `ERR_FORWARDED_CERT_NOT_CLIENT`,
-   *   `ERR_FORWARDED_CERT_HOP_MISMATCH`
-   */
-  resolve(input: ForwardedCertificateInput): ForwardedResolution;
+/**
+ * A {@link ForwardedCertificates} (the pipeline's interface) with its cache counters.
+ * `resolve` throws `ERR_FORWARDED_CERT_MALFORMED`, `_UNTRUSTED`, `_EXPIRED`, `_NOT_LEAF`,
+ * `_WEAK_KEY`, `_NOT_CLIENT` or `_HOP_MISMATCH`.
+ */
+export interface CachedForwardedCertificates extends ForwardedCertificates {
   /** Cache counters (a hit skips parsing and chain validation). */
   readonly stats: { readonly hits: number; readonly misses: number };
 }
@@ -182,7 +158,7 @@ function validate(
  */
 export function createForwardedCertificates(
   options: ForwardedCertificateOptions,
-): ForwardedCertificates {
+): CachedForwardedCertificates {
   const format = formatOf(options.format, options.header);
   const isTrustedHop = trustedHopTest(options.trustedHops);
   if (typeof options.trustAnchors !== 'function')

@@ -2,9 +2,7 @@ export {
   createForwardedCertificates,
   type ForwardedCertFormat,
   type ForwardedCertificateOptions,
-  type ForwardedCertificateInput,
-  type ForwardedCertificates,
-  type ForwardedResolution,
+  type CachedForwardedCertificates,
   type UntrustedForwarding,
 } from './forwarded-certificates.js';
 export type { TrustedHopsOptions } from './trusted-hops.js';
