@@ -266,4 +266,17 @@ describe('parse + validation are cached per distinct header value', () => {
     f.resolve(request(nginx(client)));
     expect(f.stats).toEqual({ hits: 0, misses: 3 });
   });
+
+  it('a value hit since the last eviction gets a second chance (the idle one goes)', () => {
+    const f = forwarded({ cacheSize: 2 });
+    const [a, b, c] = [client, pki.workloads['ingress']!, fx.underIntermediate];
+    f.resolve(request(nginx(a)));
+    f.resolve(request(nginx(b)));
+    f.resolve(request(nginx(a))); // hit: a is in use
+    codeOf(() => f.resolve(request(nginx(c)))); // miss: evicts b, not a
+    f.resolve(request(nginx(a)));
+    expect(f.stats).toEqual({ hits: 2, misses: 3 });
+    f.resolve(request(nginx(b)));
+    expect(f.stats).toEqual({ hits: 2, misses: 4 });
+  });
 });

@@ -36,7 +36,10 @@ export interface ForwardedCertificateOptions {
    * `current().bundle`.
    */
   readonly trustAnchors: () => readonly X509Certificate[];
-  /** Distinct header values whose parse + validation is kept (LRU). Default 1024; 0 = none. */
+  /**
+   * Distinct header values whose parse + validation is kept (second-chance LRU).
+   * Default 1024; 0 = none.
+   */
   readonly cacheSize?: number;
   /** Clock (ms since the epoch). Default `Date.now`. */
   readonly now?: () => number;
@@ -87,6 +90,22 @@ function formatOf(format: ForwardedCertFormat, header: string | undefined): Forw
   }
 }
 
+/**
+ * The cache key of a request's header values: the one value itself in the common case (no
+ * copy, so no second hash of a string of several kB), else every value with its header's
+ * position (values cannot hold NUL or LF).
+ */
+function cacheKeyOf(values: readonly (readonly string[])[]): string {
+  let only: string | undefined;
+  let count = 0;
+  for (const v of values) {
+    count += v.length;
+    if (v.length === 1) only = v[0];
+  }
+  if (count === 1 && only !== undefined && values[0]?.length === 1) return only;
+  return values.map((v) => v.join('\n')).join('\0');
+}
+
 const LEAF_CODES: Partial<Record<ErrorCode, ErrorCode>> = {
   ERR_PEER_CERT_NOT_LEAF: 'ERR_FORWARDED_CERT_NOT_LEAF',
   ERR_PEER_CERT_WEAK_KEY: 'ERR_FORWARDED_CERT_WEAK_KEY',
@@ -111,6 +130,8 @@ interface CacheEntry {
   /** The bundle it was validated against: another array (a rotation) re-validates. */
   readonly anchors: readonly X509Certificate[];
   readonly outcome: Validated | CertboundError;
+  /** Hit since the eviction sweep last passed it (CLOCK: a hit costs no map write). */
+  used: boolean;
 }
 
 /**
@@ -170,13 +191,20 @@ export function createForwardedCertificates(
   const cache = new Map<string, CacheEntry>();
   const stats = { hits: 0, misses: 0 };
 
+  // Second-chance (CLOCK) eviction: the oldest entry not hit since the sweep last passed it
+  // goes; a hit entry moves to the back once. Re-inserting on every hit (exact LRU) cost
+  // more than the rest of a cached resolve (a long string key re-hashed into the map).
   const remember = (key: string, entry: CacheEntry): void => {
     if (max === 0) return;
     cache.delete(key);
     cache.set(key, entry);
-    if (cache.size > max) {
-      const oldest = cache.keys().next().value;
-      if (oldest !== undefined) cache.delete(oldest);
+    for (let turns = cache.size; cache.size > max && turns >= 0; turns--) {
+      const [oldest, e] = cache.entries().next().value as [string, CacheEntry];
+      cache.delete(oldest);
+      if (e.used && turns > 0) {
+        e.used = false;
+        cache.set(oldest, e);
+      }
     }
   };
 
@@ -186,9 +214,7 @@ export function createForwardedCertificates(
     if (known !== undefined && known.anchors === anchors) {
       const o = known.outcome;
       if (o instanceof CertboundError || (o.validFromMs <= nowMs && nowMs <= o.validToMs)) {
-        // Refresh recency: Map iteration order is insertion order.
-        cache.delete(key);
-        cache.set(key, known);
+        known.used = true;
         stats.hits++;
         return o;
       }
@@ -203,7 +229,7 @@ export function createForwardedCertificates(
       if (err.code === 'ERR_FORWARDED_CERT_EXPIRED') throw err;
       outcome = err;
     }
-    remember(key, { anchors, outcome });
+    remember(key, { anchors, outcome, used: false });
     return outcome;
   };
 
@@ -222,7 +248,7 @@ export function createForwardedCertificates(
         });
         return { kind: 'untrusted' };
       }
-      const key = values.map((v) => v.join('\n')).join('\0');
+      const key = cacheKeyOf(values);
       const outcome = outcomeOf(key, values, now());
       if (outcome instanceof CertboundError) throw outcome;
       // Envoy XFCC `By` is the URI SAN of the proxy that added the element: it must be this hop.

@@ -61,13 +61,21 @@ export function trustedHopTest(options: TrustedHopsOptions): TrustedHopTest {
     }
   }
   const list = addresses;
-  return (peer, remoteAddress) => {
+  // A PeerIdentity lives as long as its connection: its verdict is computed once, not per request.
+  const verdicts = new WeakMap<PeerIdentity, boolean>();
+  const isNamed = (peer: PeerIdentity): boolean => {
+    const known = verdicts.get(peer);
+    if (known !== undefined) return known;
     const id = peer.spiffeId;
     let named = false;
     // Every entry is compared, so the time does not tell which one matched.
     for (const s of spiffeIds) if (id !== undefined && constantTimeEqual(id, s)) named = true;
     for (const t of thumbprints) if (constantTimeEqual(peer.thumbprint, t)) named = true;
-    if (!named) return false;
+    verdicts.set(peer, named);
+    return named;
+  };
+  return (peer, remoteAddress) => {
+    if (!isNamed(peer)) return false;
     if (list === undefined) return true;
     if (remoteAddress === undefined) return false;
     const version = isIP(remoteAddress);
