@@ -14,14 +14,19 @@ export const forwardedClientCertSchema = z
     format: z.enum(['rfc9440', 'xfcc', 'nginx', 'haproxy']),
     header: z
       .string()
-      .regex(HEADER_NAME, 'must be a lower-case header name (e.g. ssl-client-cert)')
+      .refine((v) => HEADER_NAME.test(v), 'must be a lower-case header name (e.g. ssl-client-cert)')
       .optional(),
     trustedHops: z
       .strictObject({
         spiffeIds: z.array(z.string().startsWith('spiffe://', 'must be a spiffe:// ID')).optional(),
         thumbprints: z
           .array(
-            z.string().regex(THUMBPRINT, 'must be a base64url SHA-256 (x5t#S256, 43 characters)'),
+            z
+              .string()
+              .refine(
+                (v) => THUMBPRINT.test(v),
+                'must be a base64url SHA-256 (x5t#S256, 43 characters)',
+              ),
           )
           .optional(),
         addresses: z
