@@ -89,7 +89,8 @@ beforeAll(async () => {
       lax: true,
     }),
   ]);
-}, 120_000);
+  // A fresh machine installs nginx and haproxy with apt-get first (bounded at 300 s each).
+}, 720_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(proxies).map((p) => p?.stop()));
