@@ -250,6 +250,18 @@ describe('parse + validation are cached per distinct header value', () => {
     expect(f.resolve(request(nginx(client))).kind).toBe('forwarded');
   });
 
+  it('refusals are cached too (a hop repeating an expired certificate costs one validation), "not valid yet" is not', () => {
+    const f = forwarded();
+    for (let i = 0; i < 3; i++)
+      expect(codeOf(() => f.resolve(request(nginx(fx.expired))))).toBe(
+        'ERR_FORWARDED_CERT_EXPIRED',
+      );
+    expect(f.stats).toEqual({ hits: 2, misses: 1 });
+    const early = forwarded({ now: () => Date.now() - 86_400_000 });
+    for (let i = 0; i < 2; i++) codeOf(() => early.resolve(request(nginx(client))));
+    expect(early.stats).toEqual({ hits: 0, misses: 2 });
+  });
+
   it('a cached verdict is not used past the end of the validity window', () => {
     let now = Date.now();
     const f = forwarded({ now: () => now });

@@ -112,9 +112,9 @@ const LEAF_CODES: Partial<Record<ErrorCode, ErrorCode>> = {
   ERR_PEER_CERT_NOT_CLIENT: 'ERR_FORWARDED_CERT_NOT_CLIENT',
 };
 
-function refused(code: ErrorCode, reason: string): CertboundError {
+function refused(code: ErrorCode, reason: string, problem?: string): CertboundError {
   return new CertboundError(code, `The forwarded client certificate is refused: ${reason}.`, {
-    details: { reason },
+    details: { reason, ...(problem !== undefined ? { problem } : {}) },
   });
 }
 
@@ -150,6 +150,7 @@ function validate(
     throw refused(
       chain.problem === 'untrusted' ? 'ERR_FORWARDED_CERT_UNTRUSTED' : 'ERR_FORWARDED_CERT_EXPIRED',
       chain.reason,
+      chain.problem,
     );
   let client: PeerIdentity;
   try {
@@ -225,8 +226,8 @@ export function createForwardedCertificates(
       outcome = validate(format.parse(values), anchors, nowMs);
     } catch (err) {
       if (!isCertboundError(err)) throw err;
-      // A validity-period refusal may not hold later (not yet valid): decided again next time.
-      if (err.code === 'ERR_FORWARDED_CERT_EXPIRED') throw err;
+      // "Not valid yet" may not hold later: decided again next time (expired stays expired).
+      if (err.details['problem'] === 'not-yet-valid') throw err;
       outcome = err;
     }
     remember(key, { anchors, outcome, used: false });
