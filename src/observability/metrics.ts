@@ -24,6 +24,8 @@ export interface SidecarMetrics {
   readonly certExpiring: Gauge;
   /** Open connections per `listener`. */
   readonly activeConnections: Gauge<'listener'>;
+  /** SIGHUP configuration reloads by `result` (`success`, `failure`), both from zero. */
+  readonly configReloads: Counter<'result'>;
   /**
    * Requests that carried a forwarded-client-certificate `header` over a connection that is
    * not a trusted hop (the header was stripped, not read).
@@ -172,6 +174,12 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       name: 'certbound_forwarded_cert_untrusted_total',
       help: 'Requests carrying a forwarded client certificate header from a connection that is not a trusted hop (stripped).',
       labelNames: ['header'],
+      registers: [registry],
+    }),
+    configReloads: new Counter({
+      name: 'certbound_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP) by result: success, or failure (the running configuration kept).',
+      labelNames: ['result'],
       registers: [registry],
     }),
     observeInboundInFlight(read) {

@@ -23,7 +23,15 @@ export interface InboundDeps {
   readonly inboundGrpcHandler?: InboundGrpcHandler | undefined;
   /** The verifier's forwarded-certificate source (`inbound.forwardedClientCert`): its headers are stripped. */
   readonly forwarded?: ForwardedCertificates | undefined;
+  /**
+   * The route policies in force, read on every request (a configuration reload replaces
+   * them). Default: `inb.policies`.
+   */
+  readonly live?: { readonly policies: InboundPolicies };
 }
+
+/** The route policies of `inbound` (HTTP prefixes and gRPC methods alike). */
+export type InboundPolicies = NonNullable<CertboundConfig['inbound']>['policies'];
 
 /**
  * The inbound side of the sidecar: one recorder for HTTP and gRPC, the gRPC forwarder
@@ -35,6 +43,7 @@ export async function startInbound(
   deps: InboundDeps,
 ): Promise<InboundListener> {
   const { lifecycle, metrics, verifier } = deps;
+  const live = deps.live ?? { policies: inb.policies };
   const logger = deps.logger.child({ component: 'inbound' });
   // One metrics + access-log path for every inbound call, HTTP and gRPC alike.
   const recorder = createInboundRecorder({ logger, metrics });
@@ -54,7 +63,9 @@ export async function startInbound(
           createGrpcForwarder({
             verifier,
             appUrl: inb.app.grpcUrl,
-            policies: inb.policies,
+            get policies() {
+              return live.policies;
+            },
             identityHeaderPrefix: inb.identityHeaderPrefix,
             keepAuthorization: inb.keepAuthorization,
             stripHeaders,
@@ -67,7 +78,9 @@ export async function startInbound(
   const proxy = lifecycle.own(
     createInboundProxy({
       verifier,
-      policies: inb.policies,
+      get policies() {
+        return live.policies;
+      },
       appUrl: inb.app.url,
       keepAuthorization: inb.keepAuthorization,
       identityHeaderPrefix: inb.identityHeaderPrefix,

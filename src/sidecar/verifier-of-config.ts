@@ -10,7 +10,7 @@ import type { IntrospectionResult } from '../verify/introspection-options.js';
 import { createMultiIssuerVerifier, type IssuerOptions } from '../verify/multi-issuer-verifier.js';
 import type { ProofSources } from '../verify/proof-inputs.js';
 import type { JwksOption } from '../verify/options.js';
-import { jwksOptionOf, readConfiguredFile } from './config-files.js';
+import { jwksOptionOf, readConfiguredCaFile, readConfiguredFile } from './config-files.js';
 import { retryUntil } from './retry-until.js';
 
 type VerifyConfig = NonNullable<CertboundConfig['verify']>;
@@ -66,7 +66,7 @@ async function readIssuer(v: VerifyConfig, config: IssuerConfig, i: number): Pro
       : intro?.clientSecret;
   const ca =
     intro?.caFile !== undefined
-      ? await readConfiguredFile(intro.caFile, `${key}.introspection.caFile`)
+      ? await readConfiguredCaFile(intro.caFile, `${key}.introspection.caFile`)
       : undefined;
   return { config, jwks, secret, ca };
 }
