@@ -30,6 +30,7 @@ let app: RecordingApp;
 let files: Awaited<ReturnType<typeof tempDir>>;
 const sidecars: Record<'nginx' | 'haproxy', SidecarProcess> = {} as never;
 const proxies: Record<'nginx' | 'haproxy', TlsProxy> = {} as never;
+const configOf: Record<string, (verifyExtra: string) => Promise<string>> = {};
 let w: Record<string, TestWorkload>;
 
 /** Routes: `/either` takes the forwarded certificate when there is one, `/forwarded-only` requires it. */
@@ -40,9 +41,10 @@ const POLICIES = `  policies:
 async function startSidecar(name: 'nginx' | 'haproxy', format: string): Promise<SidecarProcess> {
   const self = w['payments']!;
   const jwks = await files.write(`${name}-jwks.json`, JSON.stringify(issuer.jwks()));
-  const config = await files.write(
-    `${name}.yaml`,
-    `identity: { certPath: ${self.paths.cert}, keyPath: ${self.paths.key}, bundlePath: ${self.paths.ca} }
+  configOf[name] = (verifyExtra: string) =>
+    files.write(
+      `${name}.yaml`,
+      `identity: { certPath: ${self.paths.cert}, keyPath: ${self.paths.key}, bundlePath: ${self.paths.ca} }
 inbound:
   host: 127.0.0.1
   port: 0
@@ -51,11 +53,11 @@ inbound:
     format: ${format}
     trustedHops: { spiffeIds: ["${w[name]!.spiffeId}"] }
 ${POLICIES}
-verify: { issuer: "${issuer.issuer}", audience: "${issuer.audience}", jwksFile: ${jwks} }
+verify: { issuer: "${issuer.issuer}", audience: "${issuer.audience}", jwksFile: ${jwks}${verifyExtra} }
 admin: { host: 127.0.0.1, port: 0 }
 `,
-  );
-  return startSidecarProcess(config);
+    );
+  return startSidecarProcess(await configOf[name](''));
 }
 
 beforeAll(async () => {
@@ -126,27 +128,6 @@ const outcome = (res: ReadResponse): string | number =>
     : typeof res.json?.['error'] === 'string'
       ? res.json['error']
       : res.status;
-
-/** The sidecar's log lines holding `text`, once there is one (pino writes asynchronously; bounded). */
-async function linesOf(sidecar: SidecarProcess, text: string): Promise<string[]> {
-  const found = () => sidecar.lines.filter((l) => l.includes(text));
-  if (found().length > 0) return found();
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      sidecar.child.stdout?.off('data', onData);
-      reject(new Error(`no log line with "${text}"`));
-    }, 10_000);
-    // The process's own line splitter runs first (it subscribed at start).
-    const onData = (): void => {
-      if (found().length === 0) return;
-      clearTimeout(timer);
-      sidecar.child.stdout?.off('data', onData);
-      resolve();
-    };
-    sidecar.child.stdout?.on('data', onData);
-  });
-  return found();
-}
 
 /** Header names the app saw on its last request. */
 const seenNames = (): string[] => Object.keys(app.seen.at(-1)?.headers ?? {});
@@ -261,10 +242,9 @@ describe('straight to certbound, not through the hop', () => {
       metrics,
     );
     expect(Number(count?.[1])).toBeGreaterThanOrEqual(3);
-    const warned = await linesOf(sidecars.nginx, 'not a trusted hop');
-    expect(warned.length).toBeGreaterThanOrEqual(1);
-    expect(warned.join('\n')).not.toContain('BEGIN');
-    expect(warned.join('\n')).not.toContain(encode.escapedPem(orders.certPem).slice(0, 40));
+    const warned = await sidecars.nginx.waitForLine('not a trusted hop');
+    expect(warned).not.toContain('BEGIN');
+    expect(warned).not.toContain(encode.escapedPem(orders.certPem).slice(0, 40));
   });
 
   it('a malformed header from the trusted hop (its certificate) is refused with its code', async () => {
@@ -276,5 +256,18 @@ describe('straight to certbound, not through the hop', () => {
     expect(res.status).toBe(400);
     expect(outcome(res)).toBe('ERR_FORWARDED_CERT_MALFORMED');
     expect(app.seen).toHaveLength(0);
+  });
+
+  it('regression: a SIGHUP reload of verify dropped the forwarded-certificate source', async () => {
+    await configOf['nginx']!(', maxTokenBytes: 9000');
+    const mark = sidecars.nginx.lines.length;
+    sidecars.nginx.child.kill('SIGHUP');
+    await sidecars.nginx.waitForLine('"configuration reloaded"', mark);
+    const orders = w['orders']!;
+    const res = await call(proxies.nginx.url, orders, '/either', {
+      authorization: `Bearer ${await tokenFor(orders)}`,
+    });
+    expect(outcome(res)).toBe(200);
+    expect(app.seen.at(-1)!.headers['x-certbound-cert-thumbprint']).toBe(orders.thumbprint);
   });
 });
