@@ -1,33 +1,13 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ensureDebianCommand } from '../test/support/debian-package.js';
 
 /** Finds haproxy, installing the Debian package when missing and possible. */
 export function ensureHaproxy(): { path?: string; note: string } {
-  const find = (): string | undefined => {
-    try {
-      return (
-        execFileSync('sh', ['-c', 'command -v haproxy'], { encoding: 'utf8' }).trim() || undefined
-      );
-    } catch {
-      return undefined;
-    }
-  };
-  let path = find();
-  if (path !== undefined) return { path, note: 'haproxy found' };
-  try {
-    console.log('haproxy is missing: installing it with apt-get (Debian package haproxy)…');
-    execFileSync(
-      'sh',
-      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy'],
-      { stdio: 'ignore', timeout: 300_000 },
-    );
-    path = find();
-  } catch {
-    // reported below
-  }
-  return path !== undefined
-    ? { path, note: 'haproxy installed by the bench' }
+  const found = ensureDebianCommand('haproxy');
+  return found.path !== undefined
+    ? found
     : { note: 'haproxy could not be installed (apt-get failed): HAProxy rows skipped' };
 }
 

@@ -1,6 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
@@ -99,18 +98,6 @@ export function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** A free TCP port on 127.0.0.1 (for listeners whose port must be known in advance). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const address = s.address();
-      s.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 /** Resident and peak resident memory of a process in MiB, from /proc/<pid>/status. */
 export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } | undefined {
   try {
@@ -138,24 +125,5 @@ export function cpuSecondsOf(pid: number): number | undefined {
     return (Number(fields[11]) + Number(fields[12])) / clockTicks;
   } catch {
     return undefined;
-  }
-}
-
-/** Resolves once something accepts TCP connections on `port` (bounded). */
-export async function waitForPort(port: number, timeoutMs = 10_000): Promise<void> {
-  const { connect } = await import('node:net');
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) return;
-    if (Date.now() > deadline) throw new Error(`nothing listens on 127.0.0.1:${port}`);
-    await new Promise((r) => setTimeout(r, 20));
   }
 }

@@ -4,7 +4,8 @@ import { cpus, loadavg } from 'node:os';
 import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { ensureHaproxy, startHaproxy } from './haproxy.js';
 import { runRounds, type LoadVariant, type RoundOptions } from './load-rounds.js';
-import { freePort, memoryOf, pinning, spawnTs, stop, waitForPort } from './processes.js';
+import { freePort, waitForPort } from '../test/support/loopback-ports.js';
+import { memoryOf, pinning, spawnTs, stop } from './processes.js';
 import {
   cpuRatioBetween,
   ratioBetween,

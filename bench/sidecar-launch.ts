@@ -3,7 +3,8 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { request } from 'undici';
 import type { BenchEnv } from './bench-env.js';
-import { freePort, pinned, ROOT, stop } from './processes.js';
+import { freePort } from '../test/support/loopback-ports.js';
+import { pinned, ROOT, stop } from './processes.js';
 
 /** A `certbound run` process of the built CLI. */
 export interface SidecarUnderTest {

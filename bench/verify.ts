@@ -3,6 +3,9 @@ import { jwtVerify, createLocalJWKSet } from 'jose';
 import { createVerifier } from '../src/verify/create-verifier.js';
 import { createMultiIssuerVerifier } from '../src/verify/multi-issuer-verifier.js';
 import { peerIdentityOf } from '../src/binding/peer-identity.js';
+import { authorizeRequest, type InboundRequest } from '../src/verify/authorize-request.js';
+import { createForwardedCertificates } from '../src/verify/forwarded/forwarded-certificates.js';
+import { encode } from '../test/support/forwarded-cert.js';
 import { createTestPki } from '../test/support/pki.js';
 import { createTestIssuer, type TestIssuer } from '../test/support/jwt.js';
 import { formatTable, runAlternating, type BenchResult } from './harness.js';
@@ -13,7 +16,7 @@ import { formatTable, runAlternating, type BenchResult } from './harness.js';
  * computed per request vs once per connection.
  */
 export async function benchVerify(): Promise<{ table: string; results: BenchResult[] }> {
-  const pki = await createTestPki(['orders']);
+  const pki = await createTestPki(['orders', 'ingress']);
   const as = await createTestIssuer();
   const orders = pki.workloads['orders']!;
   const token = await as.sign(orders.thumbprint, { exp: Math.floor(Date.now() / 1000) + 3600 });
@@ -67,6 +70,39 @@ export async function benchVerify(): Promise<{ table: string; results: BenchResu
     ],
   });
   await introspected.verify(opaqueToken, peer);
+  // Issue 15: the whole pipeline on a `proof: either` route, the certificate from this
+  // connection vs forwarded by a trusted hop in an RFC 9440 header (parse + chain cached per
+  // header value, or not cached at all).
+  const ingress = pki.workloads['ingress']!;
+  const hop = peerIdentityOf(ingress.certPem);
+  const anchors = [new X509Certificate(pki.ca.certPem)];
+  const forwardedWith = (cacheSize: number) =>
+    createVerifier({
+      ...options,
+      forwardedCertificates: createForwardedCertificates({
+        format: 'rfc9440',
+        trustedHops: { spiffeIds: [ingress.spiffeId] },
+        trustAnchors: () => anchors,
+        cacheSize,
+      }),
+    });
+  const forwardedCached = forwardedWith(1024);
+  const forwardedUncached = forwardedWith(0);
+  const either = [{ prefix: '/', proof: 'either' as const }];
+  const clientCert = encode.rfc9440(orders.certPem);
+  const requestOf = (p: typeof peer, forwarded: boolean): InboundRequest => ({
+    authorization: [`Bearer ${token}`],
+    peer: p,
+    method: 'GET',
+    path: '/payments',
+    header: (name) => (forwarded && name === 'client-cert' ? [clientCert] : []),
+    remoteAddress: '127.0.0.1',
+  });
+  const connectionRequest = requestOf(peer, false);
+  const forwardedRequest = requestOf(hop, true);
+  await authorizeRequest(connectionRequest, warm.pipeline, either);
+  await authorizeRequest(forwardedRequest, forwardedCached.pipeline, either);
+  await authorizeRequest(forwardedRequest, forwardedUncached.pipeline, either);
   const results = await runAlternating([
     {
       name: 'jose jwtVerify alone (ES256)',
@@ -83,6 +119,18 @@ export async function benchVerify(): Promise<{ table: string; results: BenchResu
     {
       name: 'introspection, cache hit',
       run: () => introspected.verify(opaqueToken, { ...peer }),
+    },
+    {
+      name: 'pipeline, connection certificate (memo)',
+      run: () => authorizeRequest(connectionRequest, warm.pipeline, either),
+    },
+    {
+      name: 'pipeline, forwarded certificate (cached)',
+      run: () => authorizeRequest(forwardedRequest, forwardedCached.pipeline, either),
+    },
+    {
+      name: 'pipeline, forwarded, no cache (parse + chain)',
+      run: () => authorizeRequest(forwardedRequest, forwardedUncached.pipeline, either),
     },
   ]);
   await pki.cleanup();

@@ -346,6 +346,52 @@ export const ERROR_TABLE = {
     grpc: S.UNAUTHENTICATED,
     summary: 'The client certificate has an extended key usage without clientAuth.',
   },
+  // Client certificate forwarded by a trusted TLS-terminating hop (RFC 9440, Envoy XFCC)
+  ERR_FORWARDED_CERT_MALFORMED: {
+    http: 400,
+    bearer: 'invalid_request',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'A trusted hop sent a forwarded-certificate header that does not parse (bad syntax, encoding or DER, or several values).',
+  },
+  ERR_FORWARDED_CERT_HOP_MISMATCH: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      "The forwarded certificate's element names another proxy (XFCC By=) than the hop that sent it.",
+  },
+  ERR_FORWARDED_CERT_UNTRUSTED: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The forwarded client certificate does not chain to the trust bundle.',
+  },
+  ERR_FORWARDED_CERT_EXPIRED: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The forwarded client certificate (or a certificate of its chain) is outside its validity period.',
+  },
+  ERR_FORWARDED_CERT_NOT_LEAF: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The forwarded client certificate is a CA certificate (basicConstraints CA:TRUE).',
+  },
+  ERR_FORWARDED_CERT_WEAK_KEY: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The forwarded client certificate key is too weak (RSA < 2048 bits, EC below P-256).',
+  },
+  ERR_FORWARDED_CERT_NOT_CLIENT: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The forwarded client certificate has an extended key usage without clientAuth.',
+  },
   // Policy
   ERR_INSUFFICIENT_SCOPE: {
     http: 403,

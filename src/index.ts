@@ -37,6 +37,7 @@ export {
   authorizeToken,
   createJwtValidator,
   credentialsOf,
+  createForwardedCertificates,
   checkPolicy,
   policyFor,
   principalOf,
@@ -75,6 +76,11 @@ export {
   type ProofSources,
   type PrincipalBinding,
   type JwtValidator,
+  type ForwardedCertFormat,
+  type ForwardedCertificateOptions,
+  type CachedForwardedCertificates,
+  type UntrustedForwarding,
+  type TrustedHopsOptions,
 } from './verify/index.js';
 export {
   StaticX509Source,

@@ -46,6 +46,17 @@ export const CONFIG_EXAMPLES: Readonly<Record<string, string>> = {
   'inbound.tls.minVersion': 'TLSv1.3',
   'inbound.tls.ciphers': '[ECDHE-ECDSA-AES128-GCM-SHA256, ECDHE-ECDSA-CHACHA20-POLY1305]',
   'inbound.tls.ecdhCurves': '[X25519, P-256]',
+  'inbound.forwardedClientCert':
+    '{ format: nginx, trustedHops: { spiffeIds: [spiffe://demo.local/ns/ingress/sa/nginx] } }',
+  'inbound.forwardedClientCert.format': 'rfc9440',
+  'inbound.forwardedClientCert.header': 'ssl-client-cert',
+  'inbound.forwardedClientCert.trustedHops':
+    '{ spiffeIds: [spiffe://demo.local/ns/ingress/sa/nginx] }',
+  'inbound.forwardedClientCert.trustedHops.spiffeIds': '[spiffe://demo.local/ns/ingress/sa/nginx]',
+  'inbound.forwardedClientCert.trustedHops.thumbprints':
+    '[<x5t#S256 of the proxy client certificate>]',
+  'inbound.forwardedClientCert.trustedHops.addresses': '[10.0.0.0/8]',
+  'inbound.forwardedClientCert.cacheSize': '1024',
   verify:
     '{ issuer: https://as.example, audience: https://payments.example, jwksUri: https://as.example/jwks }',
   'verify.issuer': 'https://as.example',

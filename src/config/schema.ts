@@ -2,6 +2,8 @@ import { createSecureContext, getCiphers } from 'node:tls';
 import { z } from 'zod';
 import { dpopSchema } from './dpop-schema.js';
 import { duration } from './duration-schema.js';
+import { parseDuration } from '../duration.js';
+import { forwardedClientCertSchema } from './forwarded-client-cert-schema.js';
 import {
   cipherListOf,
   isTls13Suite,
@@ -243,6 +245,7 @@ const inboundSchema = z.strictObject({
     .prefault({}),
   policies: z.array(policySchema).default([]),
   tls: inboundTlsSchema.prefault({}),
+  forwardedClientCert: forwardedClientCertSchema.optional(),
 });
 
 /** RFC 7662 introspection of one issuer's opaque tokens (`verify.issuers[].introspection`). */

@@ -131,6 +131,9 @@ export function boundTokenServerInterceptor(
               for (const key of Object.keys(metadata.getMap())) {
                 if (isIdentityKey(key, prefix)) metadata.remove(key);
               }
+              // Forwarded-certificate headers are certbound's to read, never the handler's.
+              for (const name of verifier.pipeline.forwarded?.headerNames ?? [])
+                metadata.remove(name);
               for (const [key, value] of entries) metadata.set(key, value);
               principals.set(metadata, principal);
               principalOfCall = principal;

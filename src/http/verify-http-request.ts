@@ -60,7 +60,8 @@ export function inboundRequestOf(req: AnyRequest, target: RequestTarget): Inboun
  * (normalised, or refused), then the connection's certificate, the bearer token
  * (RFC 6750 §2.1 only), the token and its binding (RFC 8705 §3), then the route policy for
  * the normalised path. Pass `target` when the caller already read it, so the policy judges
- * exactly what the caller logs and forwards.
+ * exactly what the caller logs and forwards. Once verified, the forwarded-certificate
+ * headers of the verifier's `forwardedCertificates` are deleted from `req.headers`.
  *
  * @throws CertboundError with the code to answer
  */
@@ -75,5 +76,13 @@ export function verifyHttpRequest(
   } catch (err) {
     return Promise.reject(err instanceof Error ? err : new Error(String(err)));
   }
-  return authorizeRequest(request, options.verifier.pipeline, options.policies);
+  const forwardedNames = options.verifier.pipeline.forwarded?.headerNames;
+  const verified = authorizeRequest(request, options.verifier.pipeline, options.policies);
+  if (forwardedNames === undefined || forwardedNames.length === 0) return verified;
+  return verified.then((principal) => {
+    // The app reads the client from the principal; a forwarding header left in place could
+    // be taken for what certbound vouched for (RFC 9440 §5), whoever sent it.
+    for (const name of forwardedNames) Reflect.deleteProperty(req.headers, name);
+    return principal;
+  });
 }

@@ -62,6 +62,11 @@ export interface SidecarMetrics {
    */
   observeCertificateSources(read: () => Readonly<Record<string, number>>): void;
   /**
+   * Requests that carried a forwarded-client-certificate `header` over a connection that is
+   * not a trusted hop (the header was stripped, not read).
+   */
+  readonly forwardedCertUntrusted: Counter<'header'>;
+  /**
    * Registers a reader of the inbound requests in flight (admitted, not yet answered); it is
    * exported as `certbound_inbound_requests_in_flight` at scrape time.
    */
@@ -321,6 +326,12 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       name: 'certbound_active_connections',
       help: 'Open connections per listener.',
       labelNames: ['listener'],
+      registers: [registry],
+    }),
+    forwardedCertUntrusted: new Counter({
+      name: 'certbound_forwarded_cert_untrusted_total',
+      help: 'Requests carrying a forwarded client certificate header from a connection that is not a trusted hop (stripped).',
+      labelNames: ['header'],
       registers: [registry],
     }),
     configReloads: new Counter({

@@ -74,11 +74,14 @@ function canonicalName(name: string): string {
 
 const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
+/** What decides which incoming headers are removed before the app. */
+export type StrippedHeaderOptions = Pick<AppHeaderOptions, 'identityHeaderPrefix' | 'stripHeaders'>;
+
 // One anchored pattern per options object (the proxy keeps one): the identity prefix,
 // the certificate-forwarding names and `stripHeaders`, tested once per incoming header.
-const strippedOf = new WeakMap<AppHeaderOptions, RegExp>();
+const strippedOf = new WeakMap<StrippedHeaderOptions, RegExp>();
 
-function strippedPattern(options: AppHeaderOptions): RegExp {
+function strippedPattern(options: StrippedHeaderOptions): RegExp {
   const known = strippedOf.get(options);
   if (known !== undefined) return known;
   const alternatives = [`${escapeRegExp(canonicalName(options.identityHeaderPrefix))}`];
@@ -91,6 +94,16 @@ function strippedPattern(options: AppHeaderOptions): RegExp {
   const pattern = new RegExp(`^(?:${alternatives.join('|')})`);
   strippedOf.set(options, pattern);
   return pattern;
+}
+
+/**
+ * The test of "the app must never see this header" every transport applies (HTTP proxy,
+ * gRPC forwarding): the identity prefix, {@link CERT_FORWARDING_HEADERS} and `stripHeaders`,
+ * `_` read as `-`. `name` must be lower-case.
+ */
+export function strippedHeaderTest(options: StrippedHeaderOptions): (name: string) => boolean {
+  const pattern = strippedPattern(options);
+  return (name) => pattern.test(name.includes('_') ? name.replaceAll('_', '-') : name);
 }
 
 /** Connection facts for `x-forwarded-*`. */

@@ -31,14 +31,17 @@ export interface ReloadTargets {
   readonly logger: Logger;
   readonly metrics: SidecarMetrics;
   readonly source: X509Source;
+  /**
+   * The proofs besides the connection's certificate (forwarded certificates, the DPoP
+   * verifier and its replay store), built at start and kept by a rebuilt verifier.
+   */
+  readonly proofSources?: ProofSources | undefined;
   readonly verifier: SwappableVerifier | undefined;
   readonly live: { policies: InboundPolicies };
   readonly outbound: OutboundListener | undefined;
   readonly tokens: TokenClient | undefined;
   /** The configuration in force (its live parts are replaced on success). */
   running: CertboundConfig;
-  /** Proof sources built at start (the DPoP verifier and its replay store), kept by reloads. */
-  readonly proofSources?: ProofSources;
 }
 
 function asCertboundError(err: unknown): CertboundError {

@@ -5,6 +5,7 @@ import { createInboundRecorder } from '../observability/inbound-recorder.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import type { Verifier } from '../verify/create-verifier.js';
+import type { ForwardedCertificates } from '../verify/proof-inputs.js';
 import { createGrpcForwarder } from './inbound/grpc-forwarder.js';
 import { startInboundListener, type InboundListener } from './inbound/inbound-listener.js';
 import type { InboundGrpcHandler } from './inbound/grpc-dispatch.js';
@@ -20,6 +21,8 @@ export interface InboundDeps {
   readonly lifecycle: Lifecycle;
   /** Replaces the gRPC forwarder (tests, embedding). */
   readonly inboundGrpcHandler?: InboundGrpcHandler | undefined;
+  /** The verifier's forwarded-certificate source (`inbound.forwardedClientCert`): its headers are stripped. */
+  readonly forwarded?: ForwardedCertificates | undefined;
   /**
    * The route policies in force, read on every request (a configuration reload replaces
    * them). Default: `inb.policies`.
@@ -49,6 +52,10 @@ export async function startInbound(
     onPeerRefusal((r) => logger.warn({ ...r }, 'client certificate refused')),
     (off) => off(),
   );
+  // Headers of certificates forwarded by trusted hops never reach the app, whoever sent them.
+  const forwarded = deps.forwarded;
+  const stripHeaders =
+    forwarded !== undefined ? [...inb.stripHeaders, ...forwarded.headerNames] : inb.stripHeaders;
   const grpcHandler =
     deps.inboundGrpcHandler ??
     (inb.app.grpcUrl !== undefined
@@ -61,6 +68,7 @@ export async function startInbound(
             },
             identityHeaderPrefix: inb.identityHeaderPrefix,
             keepAuthorization: inb.keepAuthorization,
+            stripHeaders,
             recorder,
           }),
           (fwd) => fwd.close(),
@@ -76,7 +84,7 @@ export async function startInbound(
       appUrl: inb.app.url,
       keepAuthorization: inb.keepAuthorization,
       identityHeaderPrefix: inb.identityHeaderPrefix,
-      stripHeaders: inb.stripHeaders,
+      stripHeaders,
       maxHeaderBytes: inb.limits.maxHeaderBytes,
       appTimeoutMs: inb.limits.appTimeout,
       appMaxConnections: inb.app.maxConnections,

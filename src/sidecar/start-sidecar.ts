@@ -18,6 +18,7 @@ import type { LocalApi } from './local-api/local-api.js';
 import type { GrpcOutboundListener } from './outbound/grpc-outbound-listener.js';
 import type { OutboundListener } from './outbound/outbound-proxy.js';
 import { Readiness } from './readiness.js';
+import { forwardedCertificatesOf } from './forwarded-certificates-of-config.js';
 import { startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
 import { DPOP_READINESS_NAME, dpopVerifierOf } from './dpop-of-config.js';
@@ -152,6 +153,12 @@ export async function startSidecar(
   metrics.observeCertificateExpiring(() => validity.expiring);
   metrics.observeCertificateSources(() => certificateSourcesOf(source));
 
+  // Client certificates forwarded by trusted TLS-terminating hops (inbound.forwardedClientCert);
+  // a verifier rebuilt by a reload keeps them.
+  const forwarded =
+    config.inbound?.forwardedClientCert !== undefined
+      ? forwardedCertificatesOf(config.inbound.forwardedClientCert, { source, logger, metrics })
+      : undefined;
   let verifier: SwappableVerifier | undefined;
   let tokens: TokenClient | undefined;
   let inbound: InboundListener | undefined;
@@ -159,7 +166,7 @@ export async function startSidecar(
   let outboundGrpc: GrpcOutboundListener | undefined;
   let localApi: LocalApi | undefined;
   let admin: AdminServer | undefined;
-  let proofSources: ProofSources = {};
+  let proofSources: ProofSources = { forwardedCertificates: forwarded };
   try {
     if (plan !== undefined) {
       const dpopConfig = config.verify?.dpop;
@@ -171,7 +178,7 @@ export async function startSidecar(
             )
           : undefined;
       // The sidecar owns the DPoP verifier (its replay store outlives a reloaded verifier).
-      proofSources = { dpop: dpop && { ...dpop, close: undefined } };
+      proofSources = { ...proofSources, dpop: dpop && { ...dpop, close: undefined } };
       // Read through a holder: a reload swaps the verifier under the running listeners.
       const hooks = verifierMetricHooks(metrics);
       const ver = lifecycle.own(
@@ -233,6 +240,7 @@ export async function startSidecar(
         metrics,
         lifecycle,
         inboundGrpcHandler: options.inboundGrpcHandler,
+        forwarded,
       });
     }
 
@@ -299,12 +307,12 @@ export async function startSidecar(
     logger,
     metrics,
     source,
+    proofSources,
     verifier,
     live,
     outbound,
     tokens,
     running: config,
-    proofSources,
   };
   const reload = createReloader(reloads);
   let closing: Promise<void> | undefined;

@@ -26,7 +26,8 @@ export interface VerifierPlan {
   readonly readinessName: string;
   /**
    * Builds the verifier; introspection presents `source`'s certificate in force to the AS.
-   * `onIntrospection` counts calls (metrics).
+   * `onIntrospection` counts calls (metrics); `proofSources` are the proofs besides the
+   * connection's certificate (forwarded certificates, DPoP).
    */
   build(
     source: X509Source,

@@ -74,3 +74,11 @@ export {
   type IssuerOptions,
   type MultiIssuerVerifierOptions,
 } from './multi-issuer-verifier.js';
+export {
+  createForwardedCertificates,
+  type ForwardedCertFormat,
+  type ForwardedCertificateOptions,
+  type CachedForwardedCertificates,
+  type UntrustedForwarding,
+  type TrustedHopsOptions,
+} from './forwarded/index.js';

@@ -71,6 +71,8 @@ export interface SeenCall {
   principal: Principal | undefined;
   identityMetadata: Record<string, string>;
   hasAuthorization: boolean;
+  /** Every metadata key the handler saw. */
+  metadataKeys: string[];
 }
 
 function identityMetadataOf(md: Metadata): Record<string, string> {
@@ -90,6 +92,7 @@ export function echoImplementation(seen: SeenCall[]) {
       principal,
       identityMetadata: identityMetadataOf(call.metadata),
       hasAuthorization: call.metadata.get('authorization').length > 0,
+      metadataKeys: Object.keys(call.metadata.getMap()),
     });
     return principal;
   };

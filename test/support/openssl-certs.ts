@@ -15,6 +15,8 @@ export interface OpensslCertOptions {
   readonly pkeyopts?: readonly string[];
   /** x509v3 extension lines (`basicConstraints=critical,CA:TRUE`, `extendedKeyUsage=…`). */
   readonly extensions: readonly string[];
+  /** Signs with this (CA:TRUE) workload's key instead of the PKI's CA: a leaf under an intermediate. */
+  readonly issuer?: TestWorkload;
 }
 
 /**
@@ -57,9 +59,9 @@ export async function mintWithOpenssl(
     '-in',
     csr,
     '-CA',
-    join(pki.dir, 'ca', 'ca.pem'),
+    options.issuer?.paths.cert ?? join(pki.dir, 'ca', 'ca.pem'),
     '-CAkey',
-    join(pki.dir, 'ca', 'ca-key.pem'),
+    options.issuer?.paths.key ?? join(pki.dir, 'ca', 'ca-key.pem'),
     '-set_serial',
     `0x${Buffer.from(name).toString('hex').slice(0, 30)}01`,
     '-days',

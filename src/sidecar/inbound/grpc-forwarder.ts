@@ -19,6 +19,7 @@ import {
   isIdentityKey,
 } from '../../grpc/identity-metadata.js';
 import { Http2SessionPool } from '../../tls/http2-session-pool.js';
+import { strippedHeaderTest } from '../forward-headers.js';
 import { forwardHeaders, relayGrpcStream } from '../relay-grpc-stream.js';
 import type { GrpcMethodPolicy } from '../../grpc/server-interceptor.js';
 import { writeGrpcError } from '../../grpc/trailers-only.js';
@@ -39,6 +40,11 @@ export interface GrpcForwarderOptions {
   onReject?: (error: CertboundError, method: string) => void;
   /** Counts and access-logs every call, refused or relayed (the sidecar's recorder). */
   recorder?: InboundRecorder;
+  /**
+   * More request headers the app must never see (as `inbound.stripHeaders`), on top of the
+   * identity prefix and the client-certificate forwarding headers, which are always removed.
+   */
+  stripHeaders?: readonly string[];
 }
 
 /** A node:http2 request handler for inbound gRPC, plus `close()` for its app connection. */
@@ -65,8 +71,15 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
     session.unref();
     return session;
   });
+  // A forwarded certificate (RFC 9440, XFCC, …) is certbound's to read, never the app's.
+  const stripped = strippedHeaderTest({
+    identityHeaderPrefix: prefix,
+    stripHeaders: options.stripHeaders ?? [],
+  });
   const drop = (name: string): boolean =>
-    isIdentityKey(name, prefix) || (name === 'authorization' && options.keepAuthorization !== true);
+    isIdentityKey(name, prefix) ||
+    stripped(name) ||
+    (name === 'authorization' && options.keepAuthorization !== true);
 
   const forward = (
     req: Http2ServerRequest,
