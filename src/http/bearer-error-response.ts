@@ -16,6 +16,11 @@ export interface BearerErrorResponse {
 export interface BearerErrorOptions {
   /** RFC 6750 §3 `realm`. Default `certbound`. */
   realm?: string;
+  /**
+   * RFC 9728 §5.1: URL of this resource's protected resource metadata, sent as
+   * `resource_metadata="…"` in every `Bearer` challenge. Default: none.
+   */
+  resourceMetadata?: string;
 }
 
 // RFC 6750 §3: error_description is a quoted-string limited to %x20-21 / %x23-5B / %x5D-7E.
@@ -37,6 +42,11 @@ export function bearerErrorResponseOf(
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
   const mapping: ErrorMapping = ERROR_TABLE[error.code];
   const realm = quotable(options.realm ?? 'certbound');
+  // RFC 9728 §5.1: where a client finds which AS and token forms this resource accepts.
+  const metadata =
+    options.resourceMetadata !== undefined
+      ? `, resource_metadata="${quotable(options.resourceMetadata)}"`
+      : '';
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
@@ -47,10 +57,10 @@ export function bearerErrorResponseOf(
     // RFC 6750 §3: insufficient_scope may name the scope needed.
     if (mapping.bearer === 'insufficient_scope' && typeof scope === 'string' && scope.length > 0)
       challenge += `, scope="${quotable(scope)}"`;
-    headers['www-authenticate'] = challenge;
+    headers['www-authenticate'] = challenge + metadata;
   } else if (mapping.http === 401) {
     // RFC 6750 §3.1: no error attribute when the request lacked any authentication.
-    headers['www-authenticate'] = `Bearer realm="${realm}"`;
+    headers['www-authenticate'] = `Bearer realm="${realm}"${metadata}`;
   }
   // RFC 9110 §10.2.3: an outage says when to retry, on every transport that answers HTTP.
   if (mapping.retryAfterSec !== undefined) headers['retry-after'] = String(mapping.retryAfterSec);

@@ -26,6 +26,8 @@ export interface InboundOutcome {
   readonly startedAt: number;
   /** The W3C `traceparent` the call carried, if any (only its trace id is logged). */
   readonly traceparent?: string | undefined;
+  /** The call's `x-fapi-interaction-id` (FAPI 2.0 Implementation Advice §2.2.1), a UUID. */
+  readonly interactionId?: string | undefined;
 }
 
 /** One metrics + access-log path for every inbound call, HTTP or gRPC. */
@@ -67,7 +69,7 @@ export interface InboundRecorderOptions {
  * Creates the recorder every transport shares. The access log has the same fields for
  * HTTP and gRPC: transport, method, path, status (and grpcStatus), code, clientId, the
  * peer's SPIFFE ID and a thumbprint prefix (never a token, never the whole certificate),
- * issuer, the validator that accepted the token, duration and the trace id. Refusals carry the caller's certificate identity.
+ * issuer, the validator that accepted the token, duration, the trace id and the FAPI interaction id. Refusals carry the caller's certificate identity.
  */
 export function createInboundRecorder(options: InboundRecorderOptions): InboundRecorder {
   const { logger, metrics } = options;
@@ -95,6 +97,7 @@ export function createInboundRecorder(options: InboundRecorderOptions): InboundR
           spiffeId: peer?.spiffeId,
           thumbprint: peer?.thumbprint.slice(0, 12),
           traceId: traceIdOf(outcome.traceparent),
+          interactionId: outcome.interactionId,
           durationMs: Math.round((performance.now() - outcome.startedAt) * 1000) / 1000,
         },
         'inbound request',

@@ -51,6 +51,7 @@ export async function startInbound(
             identityHeaderPrefix: inb.identityHeaderPrefix,
             keepAuthorization: inb.keepAuthorization,
             recorder,
+            logger,
           }),
           (fwd) => fwd.close(),
         )

@@ -121,6 +121,8 @@ export function createAppForward(options: AppForwardOptions): AppForward {
             return;
           }
           const out = relayResponseHeaders(answer.headers);
+          // The id set on `res` for this call stands; the app cannot answer under another.
+          delete out['x-fapi-interaction-id'];
           if (req.httpVersionMajor === 1 && options.draining?.() === true)
             out['connection'] = 'close';
           (res as ServerResponse).writeHead(answer.statusCode, out);

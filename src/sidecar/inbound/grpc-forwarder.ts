@@ -2,7 +2,10 @@ import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node
 import { refusalOfConnection } from '../../binding/connection-peer-identity.js';
 import type { PeerIdentity } from '../../binding/peer-identity.js';
 import { CertboundError, ERROR_TABLE } from '../../errors.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
 import type { InboundRecorder } from '../../observability/inbound-recorder.js';
+import { INTERACTION_ID_HEADER } from '../../observability/interaction-id.js';
+import type { Logger } from '../../observability/logger.js';
 import { authorizeRequest } from '../../verify/authorize-request.js';
 import { authorizationValuesOf } from '../../verify/bearer-token.js';
 import type { Verifier } from '../../verify/create-verifier.js';
@@ -33,6 +36,8 @@ export interface GrpcForwarderOptions {
   onReject?: (error: CertboundError, method: string) => void;
   /** Counts and access-logs every call, refused or relayed (the sidecar's recorder). */
   recorder?: InboundRecorder;
+  /** Logs a replaced malformed `x-fapi-interaction-id`. Default: none. */
+  logger?: Logger;
 }
 
 /** A node:http2 request handler for inbound gRPC, plus `close()` for its app connection. */
@@ -71,6 +76,9 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
     const stream = res.stream;
     const startedAt = performance.now();
     const recorder = options.recorder;
+    // FAPI 2.0 Implementation Advice §2.2.1: the app gets it (metadata), every answer carries it.
+    const interactionId = adoptInteractionId(req, undefined, options.logger);
+    const echoed = { [INTERACTION_ID_HEADER]: interactionId };
     let principal: Principal | undefined;
     const record = (grpcStatus: number | undefined, code: CertboundError['code'] | undefined) =>
       recorder?.record({
@@ -83,6 +91,7 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
         principal,
         peer,
         startedAt,
+        interactionId,
       });
     void (async () => {
       try {
@@ -117,12 +126,13 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
           forwardHeaders(req.headers, appUrl, drop, identityEntriesOf(principal, prefix)),
           'ERR_APP_UNREACHABLE',
           record,
+          echoed,
         );
       } catch (err) {
         if (err instanceof CertboundError) options.onReject?.(err, path);
         // Drain what the client sends so the stream can close cleanly.
         req.resume();
-        const code = writeGrpcError(stream, err);
+        const code = writeGrpcError(stream, err, echoed);
         record(ERROR_TABLE[code].grpc, code);
       }
     })();

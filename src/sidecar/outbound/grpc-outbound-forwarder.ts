@@ -12,6 +12,8 @@ import { tlsOptionsOf } from '../../tls/follow-secure-context.js';
 import { Http2SessionPool } from '../../tls/http2-session-pool.js';
 import { forwardHeaders, relayGrpcStream } from '../relay-grpc-stream.js';
 import { writeGrpcError } from '../../grpc/trailers-only.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
+import { INTERACTION_ID_HEADER } from '../../observability/interaction-id.js';
 
 /** One gRPC upstream reached through the outbound listener. */
 export interface GrpcUpstream {
@@ -83,6 +85,8 @@ export function createGrpcOutboundForwarder(
 
   const forward = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const stream = res.stream;
+    // FAPI 2.0 Implementation Advice §2.2.1: propagated upstream (or minted), echoed back.
+    const echoed = { [INTERACTION_ID_HEADER]: adoptInteractionId(req, undefined, undefined) };
     void (async () => {
       try {
         const identity = sessions.identity;
@@ -114,10 +118,12 @@ export function createGrpcOutboundForwarder(
             ['authorization', `Bearer ${token.accessToken}`],
           ]),
           'ERR_UPSTREAM_UNREACHABLE',
+          undefined,
+          echoed,
         );
       } catch (err) {
         req.resume();
-        writeGrpcError(stream, err);
+        writeGrpcError(stream, err, echoed);
       }
     })();
   };

@@ -10,6 +10,7 @@ import type { X509Source } from '../../identity/x509-source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import type { AccessToken, TokenProvider, TokenRequest } from '../../token/access-token.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
 import { writeBearerError } from '../../http/bearer-error-response.js';
 import { relayResponseHeaders } from '../forward-headers.js';
 import { listen } from '../listen.js';
@@ -174,6 +175,9 @@ export async function startOutboundListener(
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
+    // FAPI 2.0 Implementation Advice §2.2.1: the app's id goes on (a fresh one when it sent
+    // none or a malformed one), and comes back to the app on every answer.
+    const interactionId = adoptInteractionId(req, res, logger);
     const target = route(req);
     const upstream = target === undefined ? undefined : upstreams.get(target.name);
     const done = (status: number, code: string | undefined): void => {
@@ -187,6 +191,7 @@ export async function startOutboundListener(
           upstream: upstream?.name,
           status,
           code,
+          interactionId,
           durationMs: Math.round((performance.now() - started) * 1000) / 1000,
         },
         'outbound request',
@@ -235,7 +240,9 @@ export async function startOutboundListener(
             answer.body.destroy();
             return;
           }
-          res.writeHead(answer.statusCode, relayResponseHeaders(answer.headers));
+          const out = relayResponseHeaders(answer.headers);
+          delete out['x-fapi-interaction-id'];
+          res.writeHead(answer.statusCode, out);
           answer.body.on('error', () => res.destroy());
           res.once('close', () => {
             if (!answer.body.readableEnded) answer.body.destroy();
