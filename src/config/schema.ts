@@ -12,6 +12,7 @@ import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-x509-source.js
 import { isLoopback } from '../loopback.js';
 import { TOKEN_DEFAULTS } from '../token/options.js';
 import { INTROSPECTION_DEFAULTS } from '../verify/introspection-options.js';
+import { profileSchema } from './profile.js';
 import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -198,8 +199,24 @@ const inboundTlsSchema = z
     return settings;
   });
 
+// An origin only (RFC 6454): scheme https, host, optional port; no path, query or credentials.
+const httpsOrigin = z.string().refine((value) => {
+  const url = URL.parse(value);
+  return (
+    url !== null &&
+    url.protocol === 'https:' &&
+    url.username === '' &&
+    url.password === '' &&
+    (url.pathname === '/' || url.pathname === '') &&
+    url.search === '' &&
+    url.hash === '' &&
+    !value.endsWith('/')
+  );
+}, 'is not an https:// origin (https://host[:port], no path)');
+
 const inboundSchema = z.strictObject({
   host: host.default('0.0.0.0'),
+  publicOrigin: httpsOrigin.optional(),
   port: port.default(15443),
   app: z.strictObject({
     url: httpUrl,
@@ -402,6 +419,7 @@ const upstreamSchema = z.strictObject({
   scope: z.union([z.string(), z.array(nonEmpty)]).optional(),
   spiffeId: z.string().startsWith('spiffe://').optional(),
   protocol: z.enum(['http', 'grpc']).default('http'),
+  proof: z.enum(['mtls', 'dpop']).default('mtls'),
 });
 
 const outboundSchema = z
@@ -420,6 +438,14 @@ const outboundSchema = z
         message: 'is not a loopback address (set outbound.allowNonLoopback: true to allow it)',
       });
     }
+    value.upstreams.forEach((u, i) => {
+      if (u.protocol === 'grpc' && u.proof === 'dpop')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'proof'],
+          message: 'dpop is for protocol: http upstreams (gRPC upstreams use mtls)',
+        });
+    });
     if (value.grpcPort === undefined) {
       value.upstreams.forEach((u, i) => {
         if (u.protocol === 'grpc')
@@ -470,6 +496,7 @@ const localApiSchema = z
 export const configSchema = z
   .strictObject({
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    profile: profileSchema.optional(),
     shutdownGrace: duration.default(10_000),
     identity: identitySchema,
     inbound: inboundSchema.optional(),

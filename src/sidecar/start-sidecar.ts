@@ -16,7 +16,8 @@ import { startLocalApi, type LocalApi } from './local-api/local-api.js';
 import type { GrpcOutboundListener } from './outbound/grpc-outbound-listener.js';
 import type { OutboundListener } from './outbound/outbound-proxy.js';
 import { Readiness } from './readiness.js';
-import { startInbound } from './start-inbound.js';
+import { assertProfile } from '../config/fapi2-profile.js';
+import { issuersOf, startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
 import { verifierPlanOf, warmUpKeys } from './verifier-of-config.js';
 
@@ -85,7 +86,10 @@ export async function startSidecar(
     config.token?.asCaFile !== undefined
       ? await readConfiguredFile(config.token.asCaFile, 'token.asCaFile')
       : undefined;
-  const plan = config.verify !== undefined ? await verifierPlanOf(config.verify) : undefined;
+  // FAPI 2.0: a configuration that sets the profile and breaks it never starts.
+  assertProfile(config);
+  const plan =
+    config.verify !== undefined ? await verifierPlanOf(config.verify, config.profile) : undefined;
   const source = lifecycle.own(
     await identitySourceOf(config.identity, {
       requireServerAuth: config.inbound !== undefined,
@@ -163,6 +167,7 @@ export async function startSidecar(
         metrics,
         lifecycle,
         inboundGrpcHandler: options.inboundGrpcHandler,
+        authorizationServers: config.verify !== undefined ? issuersOf(config.verify) : [],
       });
     }
 

@@ -3,6 +3,7 @@ import { CertboundError } from '../errors.js';
 import { createKeyResolver } from './key-resolver.js';
 import { mapJoseError } from './map-jose-error.js';
 import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
+import { requireKeyStrength } from './signing-key-strength.js';
 import { checkTimeClaims } from './time-claims.js';
 import type { TokenValidator, ValidatedToken } from './token-validator.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
@@ -32,6 +33,9 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
   const cache = new VerifiedTokenCache(opts.cacheSize);
   const toleranceMs = opts.clockToleranceSec * 1000;
   const pending = new Map<string, Promise<Readonly<Record<string, unknown>>>>();
+  // FAPI 2.0 §5.4.1: weak signing keys refused when a minimum is set (the fapi2 profile).
+  const getKey =
+    opts.minRsaModulusBits > 0 ? requireKeyStrength(keys.getKey, opts.minRsaModulusBits) : keys.getKey;
 
   async function verifySignatureAndClaims(
     token: string,
@@ -68,7 +72,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
       maxTokenLifetimeSec: opts.maxTokenLifetimeSec,
     });
     try {
-      const { payload } = await jwtVerify(token, keys.getKey, {
+      const { payload } = await jwtVerify(token, getKey, {
         algorithms: opts.algorithms,
         issuer: opts.issuer,
         audience: opts.audience,

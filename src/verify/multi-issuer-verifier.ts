@@ -36,6 +36,8 @@ export interface MultiIssuerVerifierOptions {
   maxTokenBytes?: number;
   /** Entries in each JWT validator's verified-token cache (0 disables them and the memo). Default 10 000. */
   cacheSize?: number;
+  /** See `VerifierOptions.minRsaModulusBits` (FAPI 2.0 §5.4.1). Default 0 (no check). */
+  minRsaModulusBits?: number;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -53,6 +55,9 @@ export function createMultiIssuerVerifier(options: MultiIssuerVerifierOptions): 
   if (!Array.isArray(options.issuers) || options.issuers.length === 0)
     throw new TypeError('issuers must list at least one issuer');
   const shared = {
+    ...(options.minRsaModulusBits !== undefined
+      ? { minRsaModulusBits: options.minRsaModulusBits }
+      : {}),
     ...(options.clockToleranceSec !== undefined
       ? { clockToleranceSec: options.clockToleranceSec }
       : {}),
