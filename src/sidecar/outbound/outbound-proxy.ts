@@ -9,7 +9,13 @@ import type { WorkloadIdentity } from '../../identity/workload-identity.js';
 import type { X509Source } from '../../identity/x509-source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
-import type { AccessToken, TokenProvider, TokenRequest } from '../../token/access-token.js';
+import type {
+  AccessToken,
+  TokenProof,
+  TokenProvider,
+  TokenRequest,
+} from '../../token/access-token.js';
+import { sendDpopUpstreamRequest } from './dpop-upstream-request.js';
 import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
 import { writeBearerError } from '../../http/bearer-error-response.js';
 import { relayResponseHeaders } from '../forward-headers.js';
@@ -32,6 +38,8 @@ export interface OutboundUpstream {
   readonly scope?: string | readonly string[];
   /** SPIFFE ID the server certificate must carry (replaces host-name checking). */
   readonly spiffeId?: string;
+  /** `mtls` (default): certificate-bound Bearer token. `dpop`: DPoP-bound token + proofs. */
+  readonly proof?: TokenProof;
 }
 
 /** Options of {@link startOutboundListener}. */
@@ -189,6 +197,7 @@ export async function startOutboundListener(
         {
           method: req.method,
           upstream: upstream?.name,
+          proof: upstream?.proof ?? 'mtls',
           status,
           code,
           interactionId,
@@ -210,6 +219,7 @@ export async function startOutboundListener(
       ...(upstream.audience !== undefined ? { audience: upstream.audience } : {}),
       ...(upstream.resource !== undefined ? { resource: upstream.resource } : {}),
       ...(upstream.scope !== undefined ? { scope: upstream.scope } : {}),
+      ...(upstream.proof === 'dpop' ? { proof: 'dpop' as const } : {}),
     };
     const abort = new AbortController();
     res.once('close', () => {
@@ -221,8 +231,24 @@ export async function startOutboundListener(
         delete headers['authorization'];
         delete headers['expect'];
         headers['host'] = upstream.origin.host;
-        headers['authorization'] = `Bearer ${token.accessToken}`;
         const prefix = upstream.origin.pathname.replace(/\/$/, '');
+        if (token.dpop !== undefined) {
+          // RFC 9449 §7.1: `Authorization: DPoP` with a fresh proof; the app's own is dropped.
+          delete headers['dpop'];
+          return sendDpopUpstreamRequest({
+            agent,
+            accessToken: token.accessToken,
+            dpop: token.dpop.handle,
+            // Concatenated, never resolved: a path like `//other.host/` must stay on this origin.
+            url: new URL(upstream.origin.origin + prefix + target.path),
+            method: req.method ?? 'GET',
+            headers,
+            body: requestHasBody(req) ? req : null,
+            signal: abort.signal,
+            timeoutMs,
+          });
+        }
+        headers['authorization'] = `Bearer ${token.accessToken}`;
         return agent.request({
           origin: upstream.origin.origin,
           method: req.method as 'GET',
