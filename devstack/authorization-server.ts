@@ -35,6 +35,11 @@ export interface DevAsClient {
   readonly introspector?: boolean;
   /** Registers the client for `client_secret_basic` with this secret (instead of mTLS). */
   readonly secret?: string;
+  /**
+   * `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request must carry a DPoP proof.
+   * Set `bound: false` with it (oidc-provider binds a token to one mechanism). Default false.
+   */
+  readonly dpopBound?: boolean;
 }
 
 /**
@@ -72,6 +77,18 @@ export interface AuthorizationServerOptions {
    * `invalid_client`. Default false.
    */
   readonly mtlsOnlyAtAliases?: boolean;
+  /**
+   * RFC 9449 DPoP at the token endpoint (always on); `requireNonce: true` makes every DPoP
+   * proof carry an AS-issued nonce (RFC 9449 §8), so a client's first request is answered
+   * `use_dpop_nonce`. Default: nonces off.
+   */
+  readonly dpop?: { readonly requireNonce?: boolean };
+  /**
+   * Publish `mtls_endpoint_aliases` (RFC 8705 §5). Default true. oidc-provider checks a DPoP
+   * proof's `htu` against its own `/token`, not the `/mtls/token` alias served here, so DPoP
+   * clients need the plain endpoint (which takes client certificates too).
+   */
+  readonly mtlsEndpointAliases?: boolean;
 }
 
 /** Requests served, per endpoint. */
@@ -175,6 +192,7 @@ function clientMetadata(client: DevAsClient, allScopes: string[]): Record<string
     redirect_uris: [],
     scope: (client.scopes ?? allScopes).join(' '),
     tls_client_certificate_bound_access_tokens: client.bound ?? true,
+    ...(client.dpopBound === true ? { dpop_bound_access_tokens: true } : {}),
     ...auth,
   };
 }
@@ -274,6 +292,9 @@ export async function startAuthorizationServer(
 
   const signingKeys: JWK[] = [signingJwk()];
   const cookieKeys = [randomBytes(32).toString('base64url')];
+  // RFC 9449 §8: the key the AS derives its DPoP nonces from (per start).
+  const dpopNonceSecret = randomBytes(32);
+  const requireDpopNonce = options.dpop?.requireNonce === true;
 
   const buildProvider = (): Provider => {
     const configuration: Record<string, unknown> = {
@@ -296,13 +317,21 @@ export async function startAuthorizationServer(
           token: { resourceServer?: { accessTokenTTL?: number } },
         ) => token.resourceServer?.accessTokenTTL ?? tokenTtlSec,
       },
-      discovery: {
-        // RFC 8705 §5: oidc-provider does not publish aliases itself; they are served here.
-        mtls_endpoint_aliases: { token_endpoint: `${issuer}${MTLS_ALIAS_PREFIX}/token` },
-      },
+      discovery:
+        options.mtlsEndpointAliases === false
+          ? {}
+          : {
+              // RFC 8705 §5: oidc-provider does not publish aliases itself; they are served here.
+              mtls_endpoint_aliases: { token_endpoint: `${issuer}${MTLS_ALIAS_PREFIX}/token` },
+            },
       clientBasedCORS: () => false,
       features: {
         devInteractions: { enabled: false },
+        dPoP: {
+          enabled: true,
+          nonceSecret: dpopNonceSecret,
+          requireNonce: () => requireDpopNonce,
+        },
         clientCredentials: { enabled: true },
         // RFC 9701 JWT introspection responses, for clients with introspection_signed_response_alg.
         jwtIntrospection: { enabled: true },

@@ -9,7 +9,15 @@ export { FAPI2_ALGORITHMS, FAPI2_MIN_RSA_MODULUS_BITS };
 export const FAPI2_CLOCK_SKEW = { mustAcceptMs: 10_000, mustRefuseBeyondMs: 60_000 } as const;
 
 /** Proof kinds of `inbound.policies[].proof` that sender-constrain the token (every one today). */
-const SENDER_CONSTRAINED = new Set(['mtls', 'connection', 'forwarded', 'either', 'dpop', 'any', 'both']);
+const SENDER_CONSTRAINED = new Set([
+  'mtls',
+  'connection',
+  'forwarded',
+  'either',
+  'dpop',
+  'any',
+  'both',
+]);
 
 /** One setting that breaks the FAPI 2.0 Security Profile. */
 export interface ProfileViolation {
@@ -23,7 +31,10 @@ export interface ProfileViolation {
 
 type VerifyConfig = NonNullable<CertboundConfig['verify']>;
 
-function algorithmViolations(key: string, algorithms: readonly string[] | undefined): ProfileViolation[] {
+function algorithmViolations(
+  key: string,
+  algorithms: readonly string[] | undefined,
+): ProfileViolation[] {
   const allowed: readonly string[] = FAPI2_ALGORITHMS;
   return (algorithms ?? [])
     .filter((alg) => !allowed.includes(alg))

@@ -88,7 +88,10 @@ export function metadataAnswerOf(
 }
 
 /** True for a request the metadata answer serves: `GET`/`HEAD` of exactly the well-known path. */
-export function isMetadataRequest(method: string | undefined, path: string): method is 'GET' | 'HEAD' {
+export function isMetadataRequest(
+  method: string | undefined,
+  path: string,
+): method is 'GET' | 'HEAD' {
   return (method === 'GET' || method === 'HEAD') && path === PROTECTED_RESOURCE_METADATA_PATH;
 }
 

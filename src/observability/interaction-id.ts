@@ -30,7 +30,8 @@ export function interactionIdOf(
     return { value: randomUUID(), received: 'absent' };
   const list: readonly string[] = typeof values === 'string' ? [values] : values;
   const only = list.length === 1 ? list[0]!.trim() : undefined;
-  if (only !== undefined && UUID.test(only)) return { value: only.toLowerCase(), received: 'valid' };
+  if (only !== undefined && UUID.test(only))
+    return { value: only.toLowerCase(), received: 'valid' };
   return { value: randomUUID(), received: 'malformed' };
 }
 

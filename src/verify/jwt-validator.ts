@@ -35,7 +35,9 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
   const pending = new Map<string, Promise<Readonly<Record<string, unknown>>>>();
   // FAPI 2.0 §5.4.1: weak signing keys refused when a minimum is set (the fapi2 profile).
   const getKey =
-    opts.minRsaModulusBits > 0 ? requireKeyStrength(keys.getKey, opts.minRsaModulusBits) : keys.getKey;
+    opts.minRsaModulusBits > 0
+      ? requireKeyStrength(keys.getKey, opts.minRsaModulusBits)
+      : keys.getKey;
 
   async function verifySignatureAndClaims(
     token: string,

@@ -38,10 +38,7 @@ export function requireKeyStrength(getKey: JWTVerifyGetKey, minRsaBits: number):
   return async (header, token) => {
     const key = await getKey(header, token);
     const strength = strengthOf(key);
-    if (
-      strength !== undefined &&
-      strength.bits < (strength.kind === 'rsa' ? minRsaBits : 224)
-    ) {
+    if (strength !== undefined && strength.bits < (strength.kind === 'rsa' ? minRsaBits : 224)) {
       throw new CertboundError(
         'ERR_TOKEN_KEY_WEAK',
         `The token is signed with a ${strength.bits}-bit ${strength.kind.toUpperCase()} key, below the profile's minimum.`,

@@ -31,7 +31,11 @@ export function refuseOverloaded(
   // Read and discard what the client still sends, so the stream can end cleanly.
   req.resume();
   if (grpc) {
-    const code = writeGrpcError(res as Http2ServerResponse, err, interactionIdHeaderOf(req.headers));
+    const code = writeGrpcError(
+      res as Http2ServerResponse,
+      err,
+      interactionIdHeaderOf(req.headers),
+    );
     reporter.record(req, 200, code, undefined, started, undefined);
     return;
   }
