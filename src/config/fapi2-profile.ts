@@ -93,7 +93,7 @@ function inboundViolations(inb: NonNullable<CertboundConfig['inbound']>): Profil
       out.push({
         section: '5.3.4',
         key: `inbound.policies[${i}].proof`,
-        message: `${String(proof)} does not sender-constrain the token: every route must require mTLS or DPoP binding`,
+        message: `${JSON.stringify(proof)} does not sender-constrain the token: every route must require mTLS or DPoP binding`,
       });
   });
   return out;

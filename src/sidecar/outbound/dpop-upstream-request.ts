@@ -114,7 +114,7 @@ export async function sendDpopUpstreamRequest(
     const send = async (_url: string, init: { headers: Record<string, string> }) => {
       answer = await request.agent.request({
         origin: request.url.origin,
-        method: request.method as Dispatcher.HttpMethod,
+        method: request.method,
         path: request.url.pathname + request.url.search,
         headers: init.headers,
         body: body.next(),
