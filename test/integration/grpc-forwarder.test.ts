@@ -3,6 +3,7 @@ import {
   credentials as grpcCredentials,
   ServerCredentials,
   status,
+  type Metadata,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
@@ -147,6 +148,37 @@ describe('createGrpcForwarder (inbound gRPC through the sidecar)', () => {
     if (denied.ok) return;
     expect(denied.err.code).toBe(status.PERMISSION_DENIED);
     expect(errorCodeOfDetails(denied.err.details)).toBe('ERR_INSUFFICIENT_SCOPE');
+  });
+
+  it('passes x-fapi-interaction-id to the app and echoes it on served and refused calls', async () => {
+    const id = '7b1e2d3c-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+    const token = await ordersToken();
+    const call = (md: Metadata) =>
+      new Promise<{ headers: Metadata | undefined; status: Metadata | undefined; ok: boolean }>(
+        (resolve) => {
+          let headers: Metadata | undefined;
+          const c = orders.Unary({ message: 'id' }, md, { deadline: Date.now() + 10_000 }, (err) =>
+            resolve({ headers, status: err?.metadata, ok: err === null }),
+          );
+          c.on('metadata', (m: Metadata) => (headers = m));
+        },
+      );
+    const served = await call(
+      metadataOf({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': id }),
+    );
+    expect(served.ok).toBe(true);
+    expect(served.headers?.get('x-fapi-interaction-id')).toEqual([id]);
+    expect(app.seen.at(-1)!.interactionId).toBe(id);
+    const refused = await call(metadataOf({ 'x-fapi-interaction-id': id }));
+    expect(refused.ok).toBe(false);
+    expect(refused.status?.get('x-fapi-interaction-id')).toEqual([id]);
+    // Malformed: the app and the answer get one fresh UUID instead.
+    const fresh = await call(
+      metadataOf({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': 'nope' }),
+    );
+    const minted = fresh.headers?.get('x-fapi-interaction-id')[0];
+    expect(minted).toMatch(/^[0-9a-f-]{36}$/);
+    expect(app.seen.at(-1)!.interactionId).toBe(minted);
   });
 
   it('relays server-streaming and bidi calls with their trailers', async () => {

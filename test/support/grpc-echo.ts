@@ -71,6 +71,8 @@ export interface SeenCall {
   principal: Principal | undefined;
   identityMetadata: Record<string, string>;
   hasAuthorization: boolean;
+  /** The `x-fapi-interaction-id` metadata the handler got. */
+  interactionId: string | undefined;
 }
 
 function identityMetadataOf(md: Metadata): Record<string, string> {
@@ -90,6 +92,7 @@ export function echoImplementation(seen: SeenCall[]) {
       principal,
       identityMetadata: identityMetadataOf(call.metadata),
       hasAuthorization: call.metadata.get('authorization').length > 0,
+      interactionId: call.metadata.get('x-fapi-interaction-id')[0] as string | undefined,
     });
     return principal;
   };
