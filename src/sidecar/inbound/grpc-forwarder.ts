@@ -7,7 +7,7 @@ import type { InboundRecorder } from '../../observability/inbound-recorder.js';
 import { INTERACTION_ID_HEADER } from '../../observability/interaction-id.js';
 import type { Logger } from '../../observability/logger.js';
 import { authorizeRequest } from '../../verify/authorize-request.js';
-import { authorizationValuesOf } from '../../verify/bearer-token.js';
+import { authorizationValuesOf, headerValuesOf } from '../../verify/bearer-token.js';
 import type { Verifier } from '../../verify/create-verifier.js';
 import type { Principal } from '../../verify/principal.js';
 import {
@@ -108,6 +108,8 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
             ...(peerError !== undefined ? { peerError } : {}),
             method: 'POST',
             path,
+            header: (name) => headerValuesOf(req.rawHeaders, name),
+            remoteAddress: req.socket.remoteAddress,
           },
           options.verifier.pipeline,
           options.policies,
