@@ -221,24 +221,8 @@ const inboundTlsSchema = z
     return settings;
   });
 
-// An origin only (RFC 6454): scheme https, host, optional port; no path, query or credentials.
-const httpsOrigin = z.string().refine((value) => {
-  const url = URL.parse(value);
-  return (
-    url !== null &&
-    url.protocol === 'https:' &&
-    url.username === '' &&
-    url.password === '' &&
-    (url.pathname === '/' || url.pathname === '') &&
-    url.search === '' &&
-    url.hash === '' &&
-    !value.endsWith('/')
-  );
-}, 'is not an https:// origin (https://host[:port], no path)');
-
 const inboundSchema = z.strictObject({
   host: host.default('0.0.0.0'),
-  publicOrigin: httpsOrigin.optional(),
   port: port.default(15443),
   app: z.strictObject({
     url: httpUrl,

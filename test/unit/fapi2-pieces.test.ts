@@ -125,10 +125,13 @@ describe('requireKeyStrength (FAPI 2.0 §5.4.1)', () => {
     const strong = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey;
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey;
     const check = (key: unknown) =>
-      requireKeyStrength(() => Promise.resolve(key as never), 2048)({ alg: 'PS256' }, {
-        payload: '',
-        signature: '',
-      });
+      requireKeyStrength(() => Promise.resolve(key as never), 2048)(
+        { alg: 'PS256' },
+        {
+          payload: '',
+          signature: '',
+        },
+      );
     await expect(check(weak)).rejects.toMatchObject({ code: 'ERR_TOKEN_KEY_WEAK' });
     await expect(check(strong)).resolves.toBe(strong);
     await expect(check(ec)).resolves.toBe(ec);
