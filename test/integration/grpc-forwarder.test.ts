@@ -30,6 +30,7 @@ import {
   serverStream,
   startEchoServer,
   unary,
+  unaryMetadata,
   type EchoClient,
   type EchoServer,
   type TokenMinter,
@@ -153,16 +154,7 @@ describe('createGrpcForwarder (inbound gRPC through the sidecar)', () => {
   it('passes x-fapi-interaction-id to the app and echoes it on served and refused calls', async () => {
     const id = '7b1e2d3c-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
     const token = await ordersToken();
-    const call = (md: Metadata) =>
-      new Promise<{ headers: Metadata | undefined; status: Metadata | undefined; ok: boolean }>(
-        (resolve) => {
-          let headers: Metadata | undefined;
-          const c = orders.Unary({ message: 'id' }, md, { deadline: Date.now() + 10_000 }, (err) =>
-            resolve({ headers, status: err?.metadata, ok: err === null }),
-          );
-          c.on('metadata', (m: Metadata) => (headers = m));
-        },
-      );
+    const call = (md: Metadata) => unaryMetadata(orders, md);
     const served = await call(
       metadataOf({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': id }),
     );

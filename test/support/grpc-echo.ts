@@ -223,6 +223,20 @@ export function unary(
   });
 }
 
+/** A unary call's response headers and status metadata (Trailers-Only refusals carry theirs there). */
+export function unaryMetadata(
+  client: EchoClient,
+  md: Metadata,
+): Promise<{ ok: boolean; headers: Metadata | undefined; status: Metadata | undefined }> {
+  return new Promise((resolve) => {
+    let headers: Metadata | undefined;
+    const call = client.Unary({ message: 'md' }, md, { deadline: Date.now() + 10_000 }, (err) =>
+      resolve({ ok: err === null, headers, status: err?.metadata }),
+    );
+    call.on('metadata', (m: Metadata) => (headers = m));
+  });
+}
+
 export function serverStream(
   client: EchoClient,
   req: Partial<EchoRequest>,
