@@ -124,10 +124,10 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   });
   metrics?.observeInboundInFlight(() => limit.inFlight);
   const verify = createMeteredVerify(options, metrics);
-  // One metrics + access-log path for HTTP and gRPC alike (the sidecar passes its recorder).
   const metadata = options.protectedResourceMetadata;
   const bearer: BearerErrorOptions =
     metadata !== undefined ? { resourceMetadata: resourceMetadataUrlOf(metadata.resource) } : {};
+  // One metrics + access-log path for HTTP and gRPC alike (the sidecar passes its recorder).
   const reporter = createCallReporter(
     options.recorder ?? createInboundRecorder({ logger, metrics }),
     logger,
