@@ -277,6 +277,19 @@ describe('createGrpcOutboundForwarder (outbound gRPC through the sidecar)', () =
     expect(tokens.calls).toBe(2);
   });
 
+  it("propagates the app's x-fapi-interaction-id through outbound and inbound, or mints one", async () => {
+    const { client } = await outboundClient(provider(), pki.workloads['payments']!.spiffeId);
+    const id = '1d2c3b4a-5f6e-4d7c-8b9a-0f1e2d3c4b5a';
+    const sent = await unaryMetadata(client, metadataOf({ 'x-fapi-interaction-id': id }));
+    expect(sent.ok).toBe(true);
+    expect(sent.headers?.get('x-fapi-interaction-id')).toEqual([id]);
+    expect(app.seen.at(-1)!.interactionId).toBe(id);
+    const minted = await unaryMetadata(client, metadataOf({}));
+    const fresh = minted.headers?.get('x-fapi-interaction-id')[0];
+    expect(fresh).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(app.seen.at(-1)!.interactionId).toBe(fresh);
+  });
+
   it('fails with UNAVAILABLE ERR_AS_UNAVAILABLE when no token can be had', async () => {
     const { client } = await outboundClient(provider(true));
     const before = app.seen.length;
