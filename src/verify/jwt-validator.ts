@@ -1,8 +1,16 @@
-import { decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose';
+import {
+  decodeJwt,
+  decodeProtectedHeader,
+  jwtVerify,
+  type CompactJWSHeaderParameters,
+  type FlattenedJWSInput,
+} from 'jose';
 import { CertboundError } from '../errors.js';
 import { createKeyResolver } from './key-resolver.js';
 import { mapJoseError } from './map-jose-error.js';
 import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
+import { nodeVerifies, verificationKeyOf, verifyJwsSignature } from './jws-signature.js';
+import { checkRegisteredClaims } from './registered-claims.js';
 import { requireKeyStrength } from './signing-key-strength.js';
 import { checkTimeClaims } from './time-claims.js';
 import type { TokenValidator, ValidatedToken } from './token-validator.js';
@@ -15,6 +23,9 @@ export interface JwtValidator extends TokenValidator {
   /** Fetches the JWKS now (warm-up before taking traffic). */
   refreshKeys(): Promise<void>;
 }
+
+// jose's key functions take the token too; selection reads the header only.
+const NO_TOKEN: FlattenedJWSInput = { payload: '', signature: '' };
 
 const JWS_COMPACT = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
@@ -73,6 +84,33 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
       clockToleranceSec: opts.clockToleranceSec,
       maxTokenLifetimeSec: opts.maxTokenLifetimeSec,
     });
+    // RFC 7515 §4.1.11: no extension is understood, so a critical one refuses the token.
+    if (header.crit !== undefined || header.b64 !== undefined)
+      throw new CertboundError('ERR_TOKEN_MALFORMED', 'The token header has unsupported crit/b64.');
+    if (!nodeVerifies(header.alg)) return verifyWithJose(token);
+    // Claims before the key lookup and signature: a flood of forged tokens (wrong iss or
+    // aud, expired) is refused for the cost of a JSON parse. Acceptance still needs the
+    // signature below.
+    checkRegisteredClaims(unverified, {
+      issuers: opts.issuer,
+      audiences: opts.audience,
+      nowSec: opts.now() / 1000,
+      clockToleranceSec: opts.clockToleranceSec,
+    });
+    let key: unknown;
+    try {
+      // jose selects the key (kid, kty, alg, use); node:crypto checks the signature on this
+      // thread: one OpenSSL call instead of a WebCrypto job and its promise hops.
+      key = await getKey(header as CompactJWSHeaderParameters, NO_TOKEN);
+    } catch (err) {
+      throw mapJoseError(err);
+    }
+    verifyJwsSignature(token, header.alg, verificationKeyOf(key, header.alg));
+    return unverified;
+  }
+
+  /** Algorithms node:crypto is not mapped for: jose verifies signature and claims. */
+  async function verifyWithJose(token: string): Promise<Readonly<Record<string, unknown>>> {
     try {
       const { payload } = await jwtVerify(token, getKey, {
         algorithms: opts.algorithms,

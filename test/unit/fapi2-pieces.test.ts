@@ -1,4 +1,6 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { constants, generateKeyPairSync, sign } from 'node:crypto';
+import type { JWK } from 'jose';
+import { createJwtValidator } from '../../src/verify/jwt-validator.js';
 import { describe, expect, it } from 'vitest';
 import type { TokenEndpointResponse } from 'oauth4webapi';
 import { fapi2ViolationsOf } from '../../src/config/fapi2-profile.js';
@@ -143,6 +145,38 @@ describe('requireKeyStrength (FAPI 2.0 §5.4.1)', () => {
       ['verify'],
     );
     await expect(check(webWeak)).rejects.toMatchObject({ code: 'ERR_TOKEN_KEY_WEAK' });
+  });
+});
+
+describe('createJwtValidator with minRsaModulusBits (the fapi2 profile)', () => {
+  it('refuses a PS256 token signed with a 1024-bit RSA key: ERR_TOKEN_KEY_WEAK', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+    const jwk = { ...publicKey.export({ format: 'jwk' }), kid: 'weak', alg: 'PS256', use: 'sig' };
+    const enc = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+    const now = Math.floor(Date.now() / 1000);
+    const input = `${enc({ alg: 'PS256', typ: 'at+jwt', kid: 'weak' })}.${enc({
+      iss: 'https://as',
+      aud: 'https://rs',
+      sub: 'orders',
+      iat: now,
+      exp: now + 60,
+      cnf: { 'x5t#S256': 'A'.repeat(43) },
+    })}`;
+    const signature = sign('sha256', Buffer.from(input), {
+      key: privateKey,
+      padding: constants.RSA_PKCS1_PSS_PADDING,
+      saltLength: 32,
+    }).toString('base64url');
+    const validator = createJwtValidator({
+      jwks: { keys: { keys: [jwk as JWK] } },
+      issuer: 'https://as',
+      audience: 'https://rs',
+      algorithms: ['PS256'],
+      minRsaModulusBits: 2048,
+    });
+    await expect(validator.validate(`${input}.${signature}`)).rejects.toMatchObject({
+      code: 'ERR_TOKEN_KEY_WEAK',
+    });
   });
 });
 

@@ -1,0 +1,14 @@
+import { createBenchEnv } from './bench-env.js';
+import { spawnTs } from './processes.js';
+import { startSidecarUnderTest } from './sidecar-launch.js';
+const kind = process.argv[2] ?? 'fresh';
+const env = await createBenchEnv(20000);
+const app = await spawnTs<{ plainPort: number; tlsPort: number }>('./app-server.ts', { certPath: env.server.certPath, keyPath: env.server.keyPath, caPath: env.caPath }, undefined);
+process.env['PROF_DELAY'] = '3000';
+const sc = await startSidecarUnderTest(env, { name: 'p', appUrl: `http://127.0.0.1:${app.first.plainPort}`, logLevel: 'info', cpu: undefined, cli: new URL('./prof-wrap.tmp.mjs', import.meta.url).pathname });
+process.env['PROF_DELAY'] = '0';
+const gen = await spawnTs<unknown>('./load-generator.ts', { url: `https://127.0.0.1:${sc.inboundPort}/bench`, certPath: env.client.certPath, keyPath: env.client.keyPath, caPath: env.caPath, tokensPath: kind === 'fresh' ? env.tokens.fresh : env.tokens.reused, concurrency: 16, durationMs: 8000, warmupMs: 500 }, undefined, 60000);
+console.log(JSON.stringify(gen.first).slice(0, 300));
+await sc.stop();
+app.child.kill();
+process.exit(0);
