@@ -1,5 +1,4 @@
 import { constants, generateKeyPairSync, sign } from 'node:crypto';
-import type { JWK } from 'jose';
 import { createJwtValidator } from '../../src/verify/jwt-validator.js';
 import { describe, expect, it } from 'vitest';
 import type { TokenEndpointResponse } from 'oauth4webapi';
@@ -168,7 +167,7 @@ describe('createJwtValidator with minRsaModulusBits (the fapi2 profile)', () => 
       saltLength: 32,
     }).toString('base64url');
     const validator = createJwtValidator({
-      jwks: { keys: { keys: [jwk as JWK] } },
+      jwks: { keys: { keys: [jwk] } },
       issuer: 'https://as',
       audience: 'https://rs',
       algorithms: ['PS256'],
