@@ -1,10 +1,10 @@
 import type { Command } from './command.js';
 
-/** The top-level help: every command with its summary. */
-export function helpOf(commands: readonly Command[]): string {
+/** The top-level help (or a group's, `group` given): every command with its summary. */
+export function helpOf(commands: readonly Command[], group?: string): string {
   const row = (left: string, right: string): string => `  ${left.padEnd(22)} ${right}`;
   return [
-    'usage: certbound <command> [options]',
+    `usage: certbound ${group !== undefined ? `${group} ` : ''}<command> [options]`,
     '',
     'commands:',
     ...commands.map((c) => row(c.path.join(' '), c.summary)),

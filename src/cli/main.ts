@@ -30,7 +30,7 @@ function wantsHelp(args: readonly string[]): boolean {
 function notFound(words: readonly string[], asked: boolean): number {
   const group = COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === words[0]);
   if (group.length > 0 && (words.length === 1 || asked)) {
-    const out = helpOf(group);
+    const out = helpOf(group, words[0]);
     if (asked) console.log(out);
     else console.error(`certbound: "${words[0]}" needs a sub-command\n\n${out}`);
     return asked ? 0 : 2;
@@ -53,7 +53,11 @@ async function main(argv: string[]): Promise<number> {
   }
   if (argv[0] === 'help') {
     const words = argv.slice(1);
-    if (words.length === 0) {
+    // `help`, `help help`, `help --help`: the top-level help.
+    if (
+      words.length === 0 ||
+      (words.length === 1 && ['help', '--help', '-h'].includes(words[0] as string))
+    ) {
       console.log(helpOf(COMMANDS));
       return 0;
     }

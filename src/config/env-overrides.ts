@@ -1,3 +1,5 @@
+import { CertboundError } from '../errors.js';
+
 /** How an environment variable is turned into a configuration value. */
 type EnvKind = 'string' | 'number' | 'boolean' | 'list';
 
@@ -38,6 +40,52 @@ function convert(raw: string, kind: EnvKind): unknown {
     default:
       return raw;
   }
+}
+
+/**
+ * The keys `env` overrides, each with its variable (`inbound.port` → `CERTBOUND_INBOUND_PORT`),
+ * so an error about a key can name where its value came from.
+ */
+export function overriddenKeys(
+  env: Readonly<Record<string, string | undefined>>,
+): ReadonlyMap<string, string> {
+  const keys = new Map<string, string>();
+  for (const { env: name, path } of ENV_OVERRIDES) {
+    const value = env[name];
+    if (value !== undefined && value !== '') keys.set(path, name);
+  }
+  return keys;
+}
+
+// For each loaded configuration, the keys its environment overrode (set by parseConfig).
+const overridesOf = new WeakMap<object, ReadonlyMap<string, string>>();
+
+/** Remembers which keys of `config` came from environment variables. */
+export function recordOverrides(config: object, keys: ReadonlyMap<string, string>): void {
+  if (keys.size > 0) overridesOf.set(config, keys);
+}
+
+/**
+ * `error` with the variables named: when a value set by a `CERTBOUND_*` variable (a file
+ * path, a URL) appears in its message, the message says which variable set it, so the
+ * operator fixes the pod's environment rather than the file. Otherwise `error` itself.
+ */
+export function nameOverrides(config: object, error: CertboundError): CertboundError {
+  const keys = overridesOf.get(config);
+  if (keys === undefined) return error;
+  const named: string[] = [];
+  for (const [path, name] of keys) {
+    let value: unknown = config;
+    for (const k of path.split('.'))
+      value = (value as Record<string, unknown> | undefined)?.[k] ?? undefined;
+    if (typeof value === 'string' && value !== '' && error.message.includes(value))
+      named.push(`${path} is set by ${name}`);
+  }
+  if (named.length === 0) return error;
+  return new CertboundError(error.code, `${error.message} (${named.join('; ')})`, {
+    details: error.details,
+    cause: error,
+  });
 }
 
 /**

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { CertboundError } from '../errors.js';
-import { applyEnvOverrides } from './env-overrides.js';
+import { applyEnvOverrides, overriddenKeys, recordOverrides } from './env-overrides.js';
 import { CONFIG_EXAMPLES } from './examples.js';
 import { configSchema, type CertboundConfig } from './schema.js';
 
@@ -112,11 +112,20 @@ export function parseConfig(
     );
   }
   const result = configSchema.safeParse(applyEnvOverrides(raw, env), { reportInput: true });
-  if (result.success) return result.data;
+  const overridden = overriddenKeys(env);
+  if (result.success) {
+    recordOverrides(result.data, overridden);
+    return result.data;
+  }
+  // A key whose value came from the environment names its variable: fix the pod, not the file.
   const problems = problemsOf(result.error);
+  const named = problems.map((p) => {
+    const name = overridden.get(p.key);
+    return name === undefined ? p : { ...p, key: `${p.key} (from ${name})` };
+  });
   throw new CertboundError(
     'ERR_CONFIG_INVALID',
-    `${origin} is invalid:\n${formatProblems(problems)}`,
+    `${origin} is invalid:\n${formatProblems(named)}`,
     { details: { key: problems[0]?.key } },
   );
 }

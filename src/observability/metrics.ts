@@ -24,6 +24,8 @@ export interface SidecarMetrics {
   readonly certExpiring: Gauge;
   /** Open connections per `listener`. */
   readonly activeConnections: Gauge<'listener'>;
+  /** SIGHUP configuration reloads by `result` (`success`, `failure`), both from zero. */
+  readonly configReloads: Counter<'result'>;
   /**
    * Registers a reader of the inbound requests in flight (admitted, not yet answered); it is
    * exported as `certbound_inbound_requests_in_flight` at scrape time.
@@ -161,6 +163,12 @@ export function createMetrics(options: MetricsOptions = {}): SidecarMetrics {
       name: 'certbound_active_connections',
       help: 'Open connections per listener.',
       labelNames: ['listener'],
+      registers: [registry],
+    }),
+    configReloads: new Counter({
+      name: 'certbound_config_reloads_total',
+      help: 'Configuration reloads (SIGHUP) by result: success, or failure (the running configuration kept).',
+      labelNames: ['result'],
       registers: [registry],
     }),
     observeInboundInFlight(read) {

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError } from '../errors.js';
+import { parsePemCertificates } from '../identity/pem.js';
 import type { TokenRequest } from '../token/access-token.js';
 import type { JwksOption } from '../verify/options.js';
 
@@ -19,6 +20,30 @@ export async function readConfiguredFile(path: string, key: string): Promise<str
       { details: { key, path } },
     );
   }
+}
+
+/**
+ * Reads a CA file the configuration names (`token.asCaFile`, `verify.jwksCaFile`, …) and
+ * checks that it holds PEM certificates, so a wrong file fails at start, not at the first
+ * TLS handshake with the AS.
+ *
+ * @throws CertboundError `ERR_FILE_UNREADABLE`, or `ERR_CERT_PARSE` naming the key and path
+ */
+export async function readConfiguredCaFile(path: string, key: string): Promise<string> {
+  const text = await readConfiguredFile(path, key);
+  let count: number;
+  try {
+    count = parsePemCertificates(text).length;
+  } catch {
+    count = -1;
+  }
+  if (count <= 0)
+    throw new CertboundError(
+      'ERR_CERT_PARSE',
+      `${key}: ${path} ${count === 0 ? 'holds no PEM certificate' : 'holds a PEM block that is not a valid certificate'} (expected the CA certificate(s) that sign the server's TLS certificate).`,
+      { details: { key, path } },
+    );
+  return text;
 }
 
 /**
@@ -51,7 +76,7 @@ export async function jwksOptionOf(
     cacheMaxAgeMs: verify.jwksMaxAge,
     timeoutMs: verify.jwksTimeout,
     ...(verify.jwksCaFile !== undefined
-      ? { ca: await readConfiguredFile(verify.jwksCaFile, `${key}.jwksCaFile`) }
+      ? { ca: await readConfiguredCaFile(verify.jwksCaFile, `${key}.jwksCaFile`) }
       : {}),
   };
 }

@@ -1,7 +1,5 @@
 import type { CertboundConfig } from '../config/schema.js';
-import { devCaSigner } from '../devca/dev-ca-signer.js';
 import { FileX509Source } from '../identity/file-x509-source.js';
-import { SelfRenewingX509Source } from '../identity/self-renewing-x509-source.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
 
@@ -10,7 +8,7 @@ import type { Logger } from '../observability/logger.js';
  * `make certs`) writes, or a certificate self-renewed from the dev CA. The sources log
  * through their own `identity` child of `logger`.
  */
-export function identitySourceOf(
+export async function identitySourceOf(
   identity: CertboundConfig['identity'],
   options: { readonly requireServerAuth: boolean; readonly logger?: Logger },
 ): Promise<X509Source> {
@@ -19,6 +17,11 @@ export function identitySourceOf(
     ...(options.logger !== undefined ? { logger: options.logger } : {}),
   };
   if (identity.dev !== undefined) {
+    // @peculiar/x509 (CSRs, the dev CA: ≈150 modules) loads only for a self-renewed identity.
+    const [{ devCaSigner }, { SelfRenewingX509Source }] = await Promise.all([
+      import('../devca/dev-ca-signer.js'),
+      import('../identity/self-renewing-x509-source.js'),
+    ]);
     return SelfRenewingX509Source.create({
       sign: devCaSigner({ caDir: identity.dev.caDir }),
       name: identity.dev.name,

@@ -21,6 +21,11 @@ export interface InboundDeps {
   readonly lifecycle: Lifecycle;
   /** Replaces the gRPC forwarder (tests, embedding). */
   readonly inboundGrpcHandler?: InboundGrpcHandler | undefined;
+  /**
+   * The route policies in force, read on every request (a configuration reload replaces
+   * them). Default: `inb.policies`.
+   */
+  readonly live?: { readonly policies: InboundPolicies };
   /** Issuers the verifier trusts: RFC 9728 `authorization_servers`. */
   readonly authorizationServers?: readonly string[];
 }
@@ -30,6 +35,9 @@ export function issuersOf(v: NonNullable<CertboundConfig['verify']>): string[] {
   if (v.issuers !== undefined) return v.issuers.map((i) => i.issuer);
   return v.issuer === undefined ? [] : Array.isArray(v.issuer) ? v.issuer : [v.issuer];
 }
+
+/** The route policies of `inbound` (HTTP prefixes and gRPC methods alike). */
+export type InboundPolicies = NonNullable<CertboundConfig['inbound']>['policies'];
 
 /**
  * The inbound side of the sidecar: one recorder for HTTP and gRPC, the gRPC forwarder
@@ -41,6 +49,7 @@ export async function startInbound(
   deps: InboundDeps,
 ): Promise<InboundListener> {
   const { lifecycle, metrics, verifier } = deps;
+  const live = deps.live ?? { policies: inb.policies };
   const logger = deps.logger.child({ component: 'inbound' });
   // One metrics + access-log path for every inbound call, HTTP and gRPC alike.
   const recorder = createInboundRecorder({ logger, metrics });
@@ -56,7 +65,9 @@ export async function startInbound(
           createGrpcForwarder({
             verifier,
             appUrl: inb.app.grpcUrl,
-            policies: inb.policies,
+            get policies() {
+              return live.policies;
+            },
             identityHeaderPrefix: inb.identityHeaderPrefix,
             keepAuthorization: inb.keepAuthorization,
             recorder,
@@ -80,7 +91,9 @@ export async function startInbound(
   const proxy = lifecycle.own(
     createInboundProxy({
       verifier,
-      policies: inb.policies,
+      get policies() {
+        return live.policies;
+      },
       appUrl: inb.app.url,
       keepAuthorization: inb.keepAuthorization,
       identityHeaderPrefix: inb.identityHeaderPrefix,

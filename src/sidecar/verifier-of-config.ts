@@ -14,7 +14,7 @@ import {
   FAPI2_MIN_RSA_MODULUS_BITS,
   type JwksOption,
 } from '../verify/options.js';
-import { jwksOptionOf, readConfiguredFile } from './config-files.js';
+import { jwksOptionOf, readConfiguredCaFile, readConfiguredFile } from './config-files.js';
 import { retryUntil } from './retry-until.js';
 
 type VerifyConfig = NonNullable<CertboundConfig['verify']>;
@@ -70,7 +70,7 @@ async function readIssuer(v: VerifyConfig, config: IssuerConfig, i: number): Pro
       : intro?.clientSecret;
   const ca =
     intro?.caFile !== undefined
-      ? await readConfiguredFile(intro.caFile, `${key}.introspection.caFile`)
+      ? await readConfiguredCaFile(intro.caFile, `${key}.introspection.caFile`)
       : undefined;
   return { config, jwks, secret, ca };
 }

@@ -1,11 +1,14 @@
 import {
+  compactVerify,
   decodeJwt,
   decodeProtectedHeader,
   jwtVerify,
   type CompactJWSHeaderParameters,
   type FlattenedJWSInput,
+  type JWTVerifyOptions,
 } from 'jose';
 import { CertboundError } from '../errors.js';
+import { explainJwt } from './explain-jwt.js';
 import { createKeyResolver } from './key-resolver.js';
 import { mapJoseError } from './map-jose-error.js';
 import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
@@ -50,9 +53,8 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
       ? requireKeyStrength(keys.getKey, opts.minRsaModulusBits)
       : keys.getKey;
 
-  async function verifySignatureAndClaims(
-    token: string,
-  ): Promise<Readonly<Record<string, unknown>>> {
+  /** `alg` and `typ` of the protected header, screened before jose. */
+  function screenHeader(token: string): CompactJWSHeaderParameters & { typ: string } {
     let header;
     try {
       header = decodeProtectedHeader(token);
@@ -72,6 +74,14 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
         `Token typ must be one of: ${opts.types.join(', ')}.`,
       );
     }
+    // RFC 7515 §4.1.11: no extension is understood, so a critical one refuses the token.
+    if (header.crit !== undefined || header.b64 !== undefined)
+      throw new CertboundError('ERR_TOKEN_MALFORMED', 'The token header has unsupported crit/b64.');
+    return header as CompactJWSHeaderParameters & { typ: string };
+  }
+
+  /** The payload, decoded and range-checked (not verified). */
+  function screenClaims(token: string): Readonly<Record<string, unknown>> {
     let unverified: Readonly<Record<string, unknown>>;
     try {
       unverified = decodeJwt(token);
@@ -84,10 +94,34 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
       clockToleranceSec: opts.clockToleranceSec,
       maxTokenLifetimeSec: opts.maxTokenLifetimeSec,
     });
-    // RFC 7515 §4.1.11: no extension is understood, so a critical one refuses the token.
-    if (header.crit !== undefined || header.b64 !== undefined)
-      throw new CertboundError('ERR_TOKEN_MALFORMED', 'The token header has unsupported crit/b64.');
-    if (!nodeVerifies(header.alg)) return verifyWithJose(token);
+    return unverified;
+  }
+
+  /** jose's signature and claim checks, with the options every call uses. */
+  function joseOptions(): JWTVerifyOptions & { algorithms: string[] } {
+    return {
+      algorithms: opts.algorithms,
+      issuer: opts.issuer,
+      audience: opts.audience,
+      clockTolerance: opts.clockToleranceSec,
+      requiredClaims: ['exp', 'iat'],
+      currentDate: new Date(opts.now()),
+    };
+  }
+
+  async function verifySignatureAndClaims(
+    token: string,
+  ): Promise<Readonly<Record<string, unknown>>> {
+    const header = screenHeader(token);
+    const unverified = screenClaims(token);
+    if (!nodeVerifies(header.alg)) {
+      try {
+        const { payload } = await jwtVerify(token, getKey, joseOptions());
+        return payload;
+      } catch (err) {
+        throw mapJoseError(err);
+      }
+    }
     // Claims before the key lookup and signature: a flood of forged tokens (wrong iss or
     // aud, expired) is refused for the cost of a JSON parse. Acceptance still needs the
     // signature below.
@@ -101,7 +135,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
     try {
       // jose selects the key (kid, kty, alg, use); node:crypto checks the signature on this
       // thread: one OpenSSL call instead of a WebCrypto job and its promise hops.
-      key = await getKey(header as CompactJWSHeaderParameters, NO_TOKEN);
+      key = await getKey(header, NO_TOKEN);
     } catch (err) {
       throw mapJoseError(err);
     }
@@ -109,21 +143,17 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
     return unverified;
   }
 
-  /** Algorithms node:crypto is not mapped for: jose verifies signature and claims. */
-  async function verifyWithJose(token: string): Promise<Readonly<Record<string, unknown>>> {
-    try {
-      const { payload } = await jwtVerify(token, getKey, {
-        algorithms: opts.algorithms,
-        issuer: opts.issuer,
-        audience: opts.audience,
-        clockTolerance: opts.clockToleranceSec,
-        requiredClaims: ['exp', 'iat'],
-        currentDate: new Date(opts.now()),
-      });
-      return payload;
-    } catch (err) {
-      throw mapJoseError(err);
+  /** Size and shape, before anything is decoded. */
+  function screenShape(token: string): void {
+    if (typeof token !== 'string' || token.length === 0)
+      throw new CertboundError('ERR_TOKEN_MISSING');
+    if (Buffer.byteLength(token, 'utf8') > opts.maxTokenBytes) {
+      throw new CertboundError(
+        'ERR_TOKEN_TOO_LARGE',
+        `The token is larger than ${opts.maxTokenBytes} bytes.`,
+      );
     }
+    if (!JWS_COMPACT.test(token)) throw new CertboundError('ERR_TOKEN_MALFORMED');
   }
 
   async function claimsOf(token: string): Promise<Readonly<Record<string, unknown>>> {
@@ -146,15 +176,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
     kind: 'jwt',
     cache,
     async validate(token: string): Promise<ValidatedToken> {
-      if (typeof token !== 'string' || token.length === 0)
-        throw new CertboundError('ERR_TOKEN_MISSING');
-      if (Buffer.byteLength(token, 'utf8') > opts.maxTokenBytes) {
-        throw new CertboundError(
-          'ERR_TOKEN_TOO_LARGE',
-          `The token is larger than ${opts.maxTokenBytes} bytes.`,
-        );
-      }
-      if (!JWS_COMPACT.test(token)) throw new CertboundError('ERR_TOKEN_MALFORMED');
+      screenShape(token);
       const claims = await claimsOf(token);
       // Checked on every call, cached or not (exp may pass while the entry lives).
       const exp = claims['exp'];
@@ -163,6 +185,18 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
       }
       return { claims, validator: 'jwt', expiresAtMs: exp * 1000 };
     },
+    explain: (token) =>
+      explainJwt(token, {
+        issuers: opts.issuer,
+        audiences: opts.audience,
+        maxTokenBytes: opts.maxTokenBytes,
+        screenShape,
+        screenHeader,
+        screenClaims,
+        signature: (t) => compactVerify(t, getKey, { algorithms: opts.algorithms }),
+        claims: (t, o) => jwtVerify(t, getKey, o),
+        joseOptions,
+      }),
     ready: () => keys.ready(),
     refreshKeys: () => keys.refresh(),
     close: () => keys.close(),

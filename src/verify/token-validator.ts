@@ -1,3 +1,4 @@
+import type { ErrorCode } from '../errors.js';
 import type { ReadinessStatus } from '../readiness-check.js';
 
 /** Claims of an access token that a {@link TokenValidator} accepted. */
@@ -29,8 +30,26 @@ export interface TokenValidator {
    * @throws CertboundError with a stable code; never resolves for an invalid token
    */
   validate(token: string): Promise<ValidatedToken>;
+  /**
+   * Runs the checks of {@link validate} one by one and says how each went (`certbound
+   * verify`): the same functions, in the same order. Not on the hot path; absent where the
+   * checks cannot run offline (introspection).
+   */
+  explain?(token: string): Promise<readonly TokenCheck[]>;
   /** Whether it can validate tokens now (keys fetched, AS reachable). */
   ready(): ReadinessStatus;
   /** Releases sockets and timers. */
   close(): Promise<void>;
+}
+
+/** How one check of a token went (see {@link TokenValidator.explain}). Never holds the token. */
+export interface TokenCheck {
+  /** What was checked, e.g. `signature`, `aud`. */
+  readonly check: string;
+  /** Passed, failed, or not run because an earlier check it needs failed. */
+  readonly result: 'pass' | 'fail' | 'skipped';
+  /** The stable code of a failure. */
+  readonly code?: ErrorCode;
+  /** What was compared (claim values, key id), or why it failed. */
+  readonly detail: string;
 }

@@ -7,6 +7,11 @@ export interface SidecarProcess {
   readonly lines: string[];
   /** `host:port` of each listener, from the start log line. */
   readonly addresses: { inbound?: string; outbound?: string; admin?: string };
+  /**
+   * Resolves with the first log line at index ≥ `from` that contains `text` (bounded by
+   * `timeoutMs`); rejects when the process exits first.
+   */
+  waitForLine(text: string, from?: number, timeoutMs?: number): Promise<string>;
   /** Sends `signal` and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   readonly exited: Promise<number | null>;
@@ -56,6 +61,34 @@ export function startSidecarProcess(
             lines,
             addresses: parsed,
             exited,
+            waitForLine(text, from = 0, waitMs = 20_000) {
+              const found = (): string | undefined =>
+                lines.slice(from).find((l) => l.includes(text));
+              return new Promise((resolveLine, rejectLine) => {
+                const check = (): void => {
+                  const line = found();
+                  if (line === undefined) return;
+                  done();
+                  resolveLine(line);
+                };
+                const gone = (): void => {
+                  done();
+                  rejectLine(new Error(`sidecar exited before logging "${text}"`));
+                };
+                const t = setTimeout(() => {
+                  done();
+                  rejectLine(new Error(`no log line "${text}" within ${waitMs} ms`));
+                }, waitMs);
+                const done = (): void => {
+                  clearTimeout(t);
+                  child.stdout.off('data', check);
+                  child.off('exit', gone);
+                };
+                child.stdout.on('data', check);
+                child.once('exit', gone);
+                check();
+              });
+            },
             stop(signal = 'SIGTERM') {
               if (child.exitCode === null) child.kill(signal);
               return exited;

@@ -4,6 +4,7 @@ import { certsRetireCa, certsRotate, certsRotateCa, certsStatus } from './certs-
 import { configCheck } from './config-check.js';
 import { run } from './run.js';
 import { token } from './token.js';
+import { verify } from './verify.js';
 
 /** Every sub-command of the `certbound` CLI. */
 export const COMMANDS: readonly Command[] = [
@@ -16,4 +17,5 @@ export const COMMANDS: readonly Command[] = [
   run,
   configCheck,
   token,
+  verify,
 ];

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { loadConfigFile } from '../../config/load-config.js';
 import { identitySourceOf } from '../../sidecar/identity-source.js';
 import type { TokenRequest } from '../../token/access-token.js';
@@ -25,17 +26,36 @@ const OPTIONS = {
     default: false,
     description: 'print token, type, expiry and the bound thumbprint as JSON',
   },
+  claims: {
+    type: 'boolean',
+    default: false,
+    description:
+      'print the decoded header and claims instead of the token (never the token or its signature)',
+  },
 } as const satisfies OptionSpecs;
+
+/**
+ * What `--claims` prints of a token: its decoded header and payload (unverified, as the AS
+ * issued them), never the token or the signature. An opaque token has neither.
+ */
+function claimsOf(token: string): { header: unknown; claims: unknown } | undefined {
+  try {
+    return { header: decodeProtectedHeader(token), claims: decodeJwt(token) };
+  } catch {
+    return undefined;
+  }
+}
 
 /** `certbound token --config f [--upstream name | --audience a --resource r --scope s]` */
 export const token: Command = {
   path: ['token'],
-  summary: 'print a certificate-bound access token (for debugging with curl)',
+  summary: 'get a certificate-bound access token: print it (for curl) or its decoded claims',
   usage:
-    'certbound token --config <certbound.yaml> [--upstream <name> | --audience <a>] [--resource <uri>] [--scope "<s>"] [--json]',
+    'certbound token --config <certbound.yaml> [--upstream <name> | --audience <a>] [--resource <uri>] [--scope "<s>"] [--json | --claims]',
   options: OPTIONS,
   async run(args) {
     const values = parseOptions(args, OPTIONS);
+    if (values.json && values.claims) throw new UsageError('--json and --claims: choose one');
     const config = await loadConfigFile(values.config);
     if (config.token === undefined) throw new UsageError('the configuration has no token section');
     let request: TokenRequest = {
@@ -67,6 +87,26 @@ export const token: Command = {
     });
     try {
       const access = await client.get(request);
+      if (values.claims) {
+        const decoded = claimsOf(access.accessToken);
+        if (decoded === undefined)
+          console.error(
+            'certbound: the token is opaque (not a JWT): it carries no claims to decode',
+          );
+        process.stdout.write(
+          `${JSON.stringify(
+            {
+              ...(decoded ?? { opaque: true }),
+              token_type: access.tokenType,
+              expires_at: access.expiresAt.toISOString(),
+              x5t_s256: access.thumbprint,
+            },
+            null,
+            2,
+          )}\n`,
+        );
+        return 0;
+      }
       process.stdout.write(
         values.json
           ? `${JSON.stringify({ access_token: access.accessToken, token_type: access.tokenType, expires_at: access.expiresAt.toISOString(), x5t_s256: access.thumbprint })}\n`

@@ -66,6 +66,8 @@ export interface OutboundListener {
   readonly port: number;
   /** Stops accepting, waits for in-flight requests (at most `graceMs`), closes the pools. */
   drain(graceMs: number): Promise<void>;
+  /** Replaces the upstreams (configuration reload); requests in flight finish on the old ones. */
+  setUpstreams(upstreams: readonly OutboundUpstream[]): void;
 }
 
 class UpstreamIdentityError extends Error {
@@ -112,23 +114,36 @@ export async function startOutboundListener(
   }
   const timeoutMs = options.timeoutMs ?? 30_000;
   const logger = options.logger;
-  const upstreams = new Map(
-    options.upstreams.map((u) => [u.name, { ...u, origin: new URL(u.url) }]),
-  );
+  type Agents = ReturnType<typeof undiciAgentsPerIdentity>;
+  let upstreams = new Map<string, OutboundUpstream & { origin: URL }>();
   // One agent per (upstream, identity): the token and the certificate always come from
   // the same identity snapshot (RFC 8705 §3: the token is only good with that cert).
-  const agents = new Map(
-    [...upstreams.values()].map((u) => [
-      u.name,
-      undiciAgentsPerIdentity({
-        keepAliveTimeout: 4_000,
-        connect: {
-          checkServerIdentity:
-            u.spiffeId !== undefined ? spiffeCheck(u.spiffeId) : checkServerIdentity,
-        },
-      }),
-    ]),
-  );
+  let agents = new Map<string, Agents>();
+  /** Puts `list` in force; an unchanged upstream keeps its agents (and their connections). */
+  function setUpstreams(list: readonly OutboundUpstream[]): void {
+    const next = new Map(list.map((u) => [u.name, { ...u, origin: new URL(u.url) }]));
+    const nextAgents = new Map<string, Agents>();
+    for (const u of next.values()) {
+      const old = upstreams.get(u.name);
+      const kept = old !== undefined && old.url === u.url && old.spiffeId === u.spiffeId;
+      nextAgents.set(
+        u.name,
+        (kept ? agents.get(u.name) : undefined) ??
+          undiciAgentsPerIdentity({
+            keepAliveTimeout: 4_000,
+            connect: {
+              checkServerIdentity:
+                u.spiffeId !== undefined ? spiffeCheck(u.spiffeId) : checkServerIdentity,
+            },
+          }),
+      );
+    }
+    // A replaced agent finishes the requests it carries, then closes.
+    for (const [name, a] of agents) if (nextAgents.get(name) !== a) void a.close();
+    upstreams = next;
+    agents = nextAgents;
+  }
+  setUpstreams(options.upstreams);
 
   function agentFor(name: string, identity: WorkloadIdentity): Agent {
     const perIdentity = agents.get(name);
@@ -300,6 +315,7 @@ export async function startOutboundListener(
     server,
     host,
     port,
+    setUpstreams,
     async drain(graceMs: number): Promise<void> {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
