@@ -21,6 +21,7 @@ import { benchConnectionChurn } from './connection-churn.js';
 import { checkGrpc, checkHttp, type CheckResult } from './same-job-checks.js';
 import { counterOf, startSidecarUnderTest, type SidecarUnderTest } from './sidecar-launch.js';
 import { benchDpop } from './dpop.js';
+import { benchOutboundDpop } from './outbound-dpop.js';
 import { benchVerify } from './verify.js';
 
 // Knobs for a quick trial run (`BENCH_ROUNDS=1 BENCH_ROUND_MS=500 make bench`).
@@ -133,6 +134,10 @@ async function main(): Promise<void> {
   const dpop = await benchDpop();
   log(`\n${dpop.table}`);
   report['dpop'] = dpop.results;
+  // Outbound: DPoP (a fresh proof per request) side by side with the mTLS Bearer path.
+  const outboundDpop = await benchOutboundDpop();
+  log(`\n${outboundDpop.table}`);
+  report['outboundDpop'] = outboundDpop.results;
 
   const children: ChildProcess[] = [];
   const sidecars: SidecarUnderTest[] = [];

@@ -35,6 +35,11 @@ export interface DevAsClient {
   readonly introspector?: boolean;
   /** Registers the client for `client_secret_basic` with this secret (instead of mTLS). */
   readonly secret?: string;
+  /**
+   * `dpop_bound_access_tokens` (RFC 9449 §5.2): every token request must carry a DPoP proof.
+   * Set `bound: false` with it (oidc-provider binds a token to one mechanism). Default false.
+   */
+  readonly dpopBound?: boolean;
 }
 
 /**
@@ -73,10 +78,18 @@ export interface AuthorizationServerOptions {
    */
   readonly mtlsOnlyAtAliases?: boolean;
   /**
-   * RFC 9449 DPoP at the token endpoint (oidc-provider `features.dPoP`): a token request
-   * with a `DPoP` proof gets a `cnf.jkt`-bound token. Default false.
+   * RFC 9449 DPoP at the token endpoint (always on: a token request with a `DPoP` proof gets
+   * a `cnf.jkt`-bound token); `requireNonce: true` makes every DPoP proof carry an AS-issued
+   * nonce (RFC 9449 §8), so a client's first request is answered `use_dpop_nonce`.
+   * `true` is the same as `{}`. Default: nonces off.
    */
-  readonly dpop?: boolean;
+  readonly dpop?: boolean | { readonly requireNonce?: boolean };
+  /**
+   * Publish `mtls_endpoint_aliases` (RFC 8705 §5). Default true. oidc-provider checks a DPoP
+   * proof's `htu` against its own `/token`, not the `/mtls/token` alias served here, so DPoP
+   * clients need the plain endpoint (which takes client certificates too).
+   */
+  readonly mtlsEndpointAliases?: boolean;
 }
 
 /** Requests served, per endpoint. */
@@ -180,6 +193,7 @@ function clientMetadata(client: DevAsClient, allScopes: string[]): Record<string
     redirect_uris: [],
     scope: (client.scopes ?? allScopes).join(' '),
     tls_client_certificate_bound_access_tokens: client.bound ?? true,
+    ...(client.dpopBound === true ? { dpop_bound_access_tokens: true } : {}),
     ...auth,
   };
 }
@@ -279,6 +293,9 @@ export async function startAuthorizationServer(
 
   const signingKeys: JWK[] = [signingJwk()];
   const cookieKeys = [randomBytes(32).toString('base64url')];
+  // RFC 9449 §8: the key the AS derives its DPoP nonces from (per start).
+  const dpopNonceSecret = randomBytes(32);
+  const requireDpopNonce = typeof options.dpop === 'object' && options.dpop.requireNonce === true;
 
   const buildProvider = (): Provider => {
     const configuration: Record<string, unknown> = {
@@ -301,15 +318,22 @@ export async function startAuthorizationServer(
           token: { resourceServer?: { accessTokenTTL?: number } },
         ) => token.resourceServer?.accessTokenTTL ?? tokenTtlSec,
       },
-      discovery: {
-        // RFC 8705 §5: oidc-provider does not publish aliases itself; they are served here.
-        mtls_endpoint_aliases: { token_endpoint: `${issuer}${MTLS_ALIAS_PREFIX}/token` },
-      },
+      discovery:
+        options.mtlsEndpointAliases === false
+          ? {}
+          : {
+              // RFC 8705 §5: oidc-provider does not publish aliases itself; they are served here.
+              mtls_endpoint_aliases: { token_endpoint: `${issuer}${MTLS_ALIAS_PREFIX}/token` },
+            },
       clientBasedCORS: () => false,
       features: {
         devInteractions: { enabled: false },
+        dPoP: {
+          enabled: true,
+          nonceSecret: dpopNonceSecret,
+          requireNonce: () => requireDpopNonce,
+        },
         clientCredentials: { enabled: true },
-        dPoP: { enabled: options.dpop === true },
         // RFC 9701 JWT introspection responses, for clients with introspection_signed_response_alg.
         jwtIntrospection: { enabled: true },
         introspection: {

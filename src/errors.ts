@@ -112,6 +112,13 @@ export const ERROR_TABLE = {
     grpc: S.UNAUTHENTICATED,
     summary: 'The token is signed with an algorithm that is not allowed.',
   },
+  ERR_TOKEN_KEY_WEAK: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'Under profile fapi2, the token is signed with an RSA key under 2048 bits or an EC key under 224 bits.',
+  },
   ERR_TOKEN_UNKNOWN_KEY: {
     http: 401,
     bearer: 'invalid_token',

@@ -2,7 +2,6 @@ import { createSecureContext, getCiphers } from 'node:tls';
 import { z } from 'zod';
 import { dpopSchema } from './dpop-schema.js';
 import { duration } from './duration-schema.js';
-import { parseDuration } from '../duration.js';
 import { forwardedClientCertSchema } from './forwarded-client-cert-schema.js';
 import {
   cipherListOf,
@@ -17,6 +16,7 @@ import { isLoopback } from '../loopback.js';
 import { tracingSchema } from './tracing-schema.js';
 import { TOKEN_DEFAULTS } from '../token/options.js';
 import { INTROSPECTION_DEFAULTS } from '../verify/introspection-options.js';
+import { profileSchema } from './profile.js';
 import { JWKS_DEFAULTS, VERIFIER_DEFAULTS } from '../verify/options.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -421,6 +421,7 @@ const upstreamSchema = z.strictObject({
   scope: z.union([z.string(), z.array(nonEmpty)]).optional(),
   spiffeId: z.string().startsWith('spiffe://').optional(),
   protocol: z.enum(['http', 'grpc']).default('http'),
+  proof: z.enum(['mtls', 'dpop']).default('mtls'),
 });
 
 const outboundSchema = z
@@ -439,6 +440,14 @@ const outboundSchema = z
         message: 'is not a loopback address (set outbound.allowNonLoopback: true to allow it)',
       });
     }
+    value.upstreams.forEach((u, i) => {
+      if (u.protocol === 'grpc' && u.proof === 'dpop')
+        ctx.addIssue({
+          code: 'custom',
+          path: ['upstreams', i, 'proof'],
+          message: 'dpop is for protocol: http upstreams (gRPC upstreams use mtls)',
+        });
+    });
     if (value.grpcPort === undefined) {
       value.upstreams.forEach((u, i) => {
         if (u.protocol === 'grpc')
@@ -489,6 +498,7 @@ const localApiSchema = z
 export const configSchema = z
   .strictObject({
     logLevel: z.enum(LOG_LEVELS).default('info'),
+    profile: profileSchema.optional(),
     shutdownGrace: duration.default(10_000),
     identity: identitySchema,
     inbound: inboundSchema.optional(),

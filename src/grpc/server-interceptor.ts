@@ -17,6 +17,12 @@ import { DEFAULT_IDENTITY_PREFIX, identityEntriesOf, isIdentityKey } from './ide
 import { PeerIdentityCache } from './peer-identity-cache.js';
 import { sessionOf } from './call-session.js';
 import type { InboundRecorder } from '../observability/inbound-recorder.js';
+import {
+  INTERACTION_ID_HEADER,
+  interactionIdOf,
+  malformedInteractionIdFields,
+} from '../observability/interaction-id.js';
+import type { Logger } from '../observability/logger.js';
 
 /** Who may call the gRPC methods under `prefix` (e.g. `/demo.v1.Echo/` or `/demo.v1.Echo/Unary`). */
 export interface GrpcMethodPolicy extends AccessPolicy {
@@ -37,6 +43,8 @@ export interface BoundTokenServerInterceptorOptions {
    * (`createInboundRecorder({ logger, metrics })`). Default: none.
    */
   recorder?: InboundRecorder;
+  /** Logs a malformed `x-fapi-interaction-id` that was replaced. Default: none. */
+  logger?: Logger;
 }
 
 const principals = new WeakMap<Metadata, Principal>();
@@ -111,8 +119,21 @@ export function boundTokenServerInterceptor(
     const startedAt = recorder !== undefined ? performance.now() : 0;
     let principalOfCall: Principal | undefined;
     let peer: PeerIdentity | undefined;
+    let interactionId: string | undefined;
     const listener = new ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
+        // FAPI 2.0 Implementation Advice §2.2.1: settled before anything can answer the call.
+        const sent = metadata
+          .get(INTERACTION_ID_HEADER)
+          .filter((v): v is string => typeof v === 'string');
+        const id = interactionIdOf(sent);
+        if (id.received === 'malformed')
+          options.logger?.warn(
+            malformedInteractionIdFields(sent, id.value),
+            'malformed x-fapi-interaction-id replaced with a fresh UUID',
+          );
+        interactionId = id.value;
+        metadata.set(INTERACTION_ID_HEADER, id.value);
         // Read the peer before any await: the connection may be gone afterwards.
         // A certificate refused as a client leaf answers with its own code (not MISSING).
         let peerError: CertboundError | undefined;
@@ -151,9 +172,11 @@ export function boundTokenServerInterceptor(
                 code: err instanceof CertboundError ? err.code : 'ERR_INTERNAL',
                 peer,
                 startedAt,
+                interactionId,
               });
-              // RFC 9449 §8: the nonce a DPoP caller must put in its retry's proof.
               const trailers = new Metadata();
+              trailers.set(INTERACTION_ID_HEADER, id.value);
+              // RFC 9449 §8: the nonce a DPoP caller must put in its retry's proof.
               if (status.dpopNonce !== undefined) trailers.set('dpop-nonce', status.dpopNonce);
               intercepting.sendStatus({
                 code: status.code,
@@ -164,7 +187,13 @@ export function boundTokenServerInterceptor(
           );
       })
       .build();
-    const responder = new ResponderBuilder().withStart((next) => next(listener));
+    const responder = new ResponderBuilder()
+      .withStart((next) => next(listener))
+      // Served calls answer under the same id (response headers).
+      .withSendMetadata((metadata, next) => {
+        if (interactionId !== undefined) metadata.set(INTERACTION_ID_HEADER, interactionId);
+        next(metadata);
+      });
     // A served call is recorded with the status its handler ended with.
     if (recorder !== undefined)
       responder.withSendStatus((status, next) => {
@@ -178,6 +207,7 @@ export function boundTokenServerInterceptor(
             code: undefined,
             principal: principalOfCall,
             startedAt,
+            interactionId,
           });
         next(status);
       });

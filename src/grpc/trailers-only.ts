@@ -24,13 +24,14 @@ function percentEncodeGrpcMessage(text: string): string {
 /**
  * Ends a gRPC request with a Trailers-Only response — one HEADERS frame with END_STREAM
  * carrying `grpc-status` and `grpc-message` (gRPC over HTTP/2 spec) — never an HTTP 401.
- * After the response headers went out it can only reset the stream.
+ * After the response headers went out it can only reset the stream. `extra` headers (already
+ * validated values, e.g. `x-fapi-interaction-id`) go in the same HEADERS frame.
  */
 export function writeGrpcStatus(
   target: Http2ServerResponse | ServerHttp2Stream,
   code: number,
   details: string,
-  dpopNonce?: string,
+  extra?: Readonly<Record<string, string>>,
 ): void {
   const stream = target instanceof Http2ServerResponse ? target.stream : target;
   if (stream.destroyed || stream.closed) return;
@@ -40,12 +41,11 @@ export function writeGrpcStatus(
   }
   stream.respond(
     {
+      ...extra,
       ':status': 200,
       'content-type': 'application/grpc',
       'grpc-status': String(code),
       'grpc-message': percentEncodeGrpcMessage(details),
-      // RFC 9449 §8: the nonce a DPoP client must use on its retry (already validated).
-      ...(dpopNonce !== undefined ? { 'dpop-nonce': dpopNonce } : {}),
     },
     { endStream: true },
   );
@@ -60,13 +60,29 @@ export function writeGrpcStatus(
 export function writeGrpcError(
   target: Http2ServerResponse | ServerHttp2Stream,
   err: unknown,
+  extra?: Readonly<Record<string, string>>,
 ): CertboundError['code'] {
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
-  writeGrpcStatus(target, error.mapping.grpc, grpcDetailsOf(error), dpopNonceOf(error.details));
+  // RFC 9449 §8: the nonce a DPoP client must use on its retry (already validated).
+  const nonce = dpopNonceOf(error.details);
+  writeGrpcStatus(
+    target,
+    error.mapping.grpc,
+    grpcDetailsOf(error),
+    nonce !== undefined ? { ...extra, 'dpop-nonce': nonce } : extra,
+  );
   return error.code;
 }
 
 /** Answers `UNIMPLEMENTED`: no gRPC handler is installed in this listener. */
-export function writeGrpcUnimplemented(res: Http2ServerResponse): void {
-  writeGrpcStatus(res, GrpcCode.UNIMPLEMENTED, 'gRPC forwarding is not enabled in this sidecar');
+export function writeGrpcUnimplemented(
+  res: Http2ServerResponse,
+  extra?: Readonly<Record<string, string>>,
+): void {
+  writeGrpcStatus(
+    res,
+    GrpcCode.UNIMPLEMENTED,
+    'gRPC forwarding is not enabled in this sidecar',
+    extra,
+  );
 }

@@ -18,6 +18,11 @@ export interface BearerErrorResponse {
 export interface BearerErrorOptions {
   /** RFC 6750 §3 `realm`. Default `certbound`. */
   realm?: string;
+  /**
+   * RFC 9728 §5.1: URL of this resource's protected resource metadata, sent as
+   * `resource_metadata="…"` in every `Bearer` challenge. Default: none.
+   */
+  resourceMetadata?: string;
 }
 
 // RFC 6750 §3: error_description is a quoted-string limited to %x20-21 / %x23-5B / %x5D-7E.
@@ -39,6 +44,8 @@ function challengesOf(
   error: CertboundError,
   mapping: ErrorMapping,
   realm: string,
+  /** `, resource_metadata="…"` (RFC 9728 §5.1) or empty, added to every challenge. */
+  metadata: string,
 ): string | undefined {
   const d = error.details;
   const algsDetail = d[DPOP_DETAILS.algs];
@@ -63,16 +70,16 @@ function challengesOf(
     // RFC 6750 §3.1: no error attribute when the request lacked any authentication.
     parts.push(
       mapping.bearer === null || usedDpop
-        ? `Bearer realm="${realm}"`
-        : `Bearer realm="${realm}", error="${mapping.bearer}", ${description}${scopeParam}`,
+        ? `Bearer realm="${realm}"${metadata}`
+        : `Bearer realm="${realm}", error="${mapping.bearer}", ${description}${scopeParam}${metadata}`,
     );
   }
   if (acceptsDpop) {
     const algsParam = `algs="${algs ?? DPOP_DEFAULT_ALGORITHMS.join(' ')}"`;
     parts.push(
       mapping.bearer === null || !usedDpop
-        ? `DPoP ${algsParam}`
-        : `DPoP ${algsParam}, error="${mapping.bearer}", ${description}${scopeParam}`,
+        ? `DPoP ${algsParam}${metadata}`
+        : `DPoP ${algsParam}, error="${mapping.bearer}", ${description}${scopeParam}${metadata}`,
     );
   }
   return parts.length > 0 ? parts.join(', ') : undefined;
@@ -93,11 +100,16 @@ export function bearerErrorResponseOf(
   const error = isCertboundError(err) ? err : new CertboundError('ERR_INTERNAL');
   const mapping: ErrorMapping = ERROR_TABLE[error.code];
   const realm = quotable(options.realm ?? 'certbound');
+  // RFC 9728 §5.1: where a client finds which AS and token forms this resource accepts.
+  const metadata =
+    options.resourceMetadata !== undefined
+      ? `, resource_metadata="${quotable(options.resourceMetadata)}"`
+      : '';
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'cache-control': 'no-store',
   };
-  const challenges = challengesOf(error, mapping, realm);
+  const challenges = challengesOf(error, mapping, realm, metadata);
   if (challenges !== undefined) headers['www-authenticate'] = challenges;
   // RFC 9449 §8.1: the nonce the client must put in its next proof.
   const nonce = dpopNonceOf(error.details);

@@ -2,7 +2,9 @@ import type { IncomingMessage } from 'node:http';
 import { bearerErrorResponseOf } from './bearer-error-response.js';
 import { CertboundError } from '../errors.js';
 import { compilePolicies } from '../verify/policy.js';
-import { attachPrincipal, type CertboundHttpOptions } from './middleware.js';
+import { adoptInteractionId } from './adopt-interaction-id.js';
+import { INTERACTION_ID_HEADER } from '../observability/interaction-id.js';
+import { attachPrincipal, bearerOptionsOf, type CertboundHttpOptions } from './middleware.js';
 import { httpRequestTargetOf, verifyHttpRequest } from './verify-http-request.js';
 
 /** The parts of a Fastify instance the plugin uses (no runtime dependency on fastify). */
@@ -60,7 +62,11 @@ export const certboundFastify = Object.assign(
   (fastify: FastifyLike, options: CertboundHttpOptions, done: (err?: Error) => void): void => {
     if (options.policies !== undefined) compilePolicies(options.policies);
     fastify.decorateRequest('certbound', undefined);
+    const bearer = bearerOptionsOf(options);
     fastify.addHook('onRequest', async (request, reply) => {
+      // FAPI 2.0 Implementation Advice §2.2.1: on the reply whatever it is, and for the routes.
+      const interactionId = adoptInteractionId(request.raw, undefined, options.logger);
+      reply.headers({ [INTERACTION_ID_HEADER]: interactionId });
       try {
         const target = httpRequestTargetOf(request.raw);
         if (target.reshaped)
@@ -72,10 +78,7 @@ export const certboundFastify = Object.assign(
         attachPrincipal(request.raw, principal);
         request.certbound = principal;
       } catch (err) {
-        const response = bearerErrorResponseOf(
-          err,
-          options.realm !== undefined ? { realm: options.realm } : {},
-        );
+        const response = bearerErrorResponseOf(err, bearer);
         const { 'content-length': _length, ...headers } = response.headers;
         options.logger?.debug({ code: response.code }, 'request refused');
         return reply.code(response.status).headers(headers).send(response.body);

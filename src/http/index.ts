@@ -31,5 +31,21 @@ export {
   type BearerErrorOptions,
 } from './bearer-error-response.js';
 export { connectionPeerOf, type AnyRequest } from './connection-peer.js';
+export {
+  protectedResourceMetadataOf,
+  metadataAnswerOf,
+  isMetadataRequest,
+  resourceMetadataUrlOf,
+  PROTECTED_RESOURCE_METADATA_PATH,
+  type ProtectedResourceMetadata,
+  type ProtectedResourceMetadataOptions,
+  type MetadataAnswer,
+} from './protected-resource-metadata.js';
+export { adoptInteractionId, type InteractionIdResponse } from './adopt-interaction-id.js';
+export {
+  INTERACTION_ID_HEADER,
+  interactionIdOf,
+  type InteractionId,
+} from '../observability/interaction-id.js';
 export type { RoutePolicy } from '../verify/policy.js';
 export type { RequestTarget } from '../verify/request-path.js';

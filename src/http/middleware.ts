@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { InboundRecorder } from '../observability/inbound-recorder.js';
 import type { Logger } from '../observability/logger.js';
 import type { Principal } from '../verify/principal.js';
-import { writeBearerError } from './bearer-error-response.js';
+import { adoptInteractionId } from './adopt-interaction-id.js';
+import { writeBearerError, type BearerErrorOptions } from './bearer-error-response.js';
 import { compilePolicies } from '../verify/policy.js';
 import type { RequestTarget } from '../verify/request-path.js';
 import { connectionPeerOf, type AnyRequest } from './connection-peer.js';
@@ -18,6 +19,12 @@ export interface CertboundHttpOptions extends HttpVerifyOptions {
   readonly logger?: Logger;
   /** RFC 6750 §3 realm. Default `certbound`. */
   readonly realm?: string;
+  /**
+   * RFC 9728 §5.1: the URL of this resource's protected resource metadata, sent as
+   * `resource_metadata` in every `Bearer` challenge (see `protectedResourceMetadataOf`,
+   * `resourceMetadataUrlOf`). Default: none.
+   */
+  readonly resourceMetadata?: string;
   /**
    * Counts and access-logs every request, refused or served, as the sidecar does
    * (`createInboundRecorder({ logger, metrics })`). Default: none.
@@ -65,18 +72,16 @@ export function certboundMiddleware(
 ): (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void) => void {
   if (options.policies !== undefined) compilePolicies(options.policies);
   const recorder = options.recorder;
+  const bearer = bearerOptionsOf(options);
   const refuse = (
     req: IncomingMessage,
     res: ServerResponse,
     err: unknown,
     path: string,
     startedAt: number,
+    interactionId: string,
   ): void => {
-    const response = writeBearerError(
-      res,
-      err,
-      options.realm !== undefined ? { realm: options.realm } : {},
-    );
+    const response = writeBearerError(res, err, bearer);
     options.logger?.debug({ code: response.code, path }, 'request refused');
     recorder?.record({
       transport: 'http',
@@ -86,15 +91,18 @@ export function certboundMiddleware(
       code: response.code,
       peer: connectionPeerOf(req),
       startedAt,
+      interactionId,
     });
   };
   return (req, res, next) => {
     const startedAt = recorder !== undefined ? performance.now() : 0;
+    // FAPI 2.0 Implementation Advice §2.2.1: echoed on every answer, passed to the routes.
+    const interactionId = adoptInteractionId(req, res, options.logger);
     let target: RequestTarget;
     try {
       target = httpRequestTargetOf(req);
     } catch (err) {
-      refuse(req, res, err, (req.url ?? '/').split('?')[0] ?? '/', startedAt);
+      refuse(req, res, err, (req.url ?? '/').split('?')[0] ?? '/', startedAt, interactionId);
       return;
     }
     verifyHttpRequest(req as AnyRequest, options, target).then(
@@ -112,11 +120,22 @@ export function certboundMiddleware(
               code: undefined,
               principal,
               startedAt,
+              interactionId,
             }),
           );
         next();
       },
-      (err: unknown) => refuse(req, res, err, target.path, startedAt),
+      (err: unknown) => refuse(req, res, err, target.path, startedAt, interactionId),
     );
+  };
+}
+
+/** The challenge options of {@link CertboundHttpOptions} (realm, RFC 9728 `resource_metadata`). */
+export function bearerOptionsOf(options: CertboundHttpOptions): BearerErrorOptions {
+  return {
+    ...(options.realm !== undefined ? { realm: options.realm } : {}),
+    ...(options.resourceMetadata !== undefined
+      ? { resourceMetadata: options.resourceMetadata }
+      : {}),
   };
 }

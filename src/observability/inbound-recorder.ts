@@ -29,6 +29,8 @@ export interface InboundOutcome {
   readonly traceparent?: string | undefined;
   /** The transport's request object: with tracing on, its span ends here (one path). */
   readonly request?: object | undefined;
+  /** The call's `x-fapi-interaction-id` (FAPI 2.0 Implementation Advice §2.2.1), a UUID. */
+  readonly interactionId?: string | undefined;
 }
 
 /** One metrics + access-log path for every inbound call, HTTP or gRPC. */
@@ -70,7 +72,7 @@ export interface InboundRecorderOptions {
  * Creates the recorder every transport shares. The access log has the same fields for
  * HTTP and gRPC: transport, method, path, status (and grpcStatus), code, clientId, the
  * peer's SPIFFE ID and a thumbprint prefix (never a token, never the whole certificate),
- * issuer, the validator that accepted the token, duration and the trace id. Refusals carry the caller's certificate identity.
+ * issuer, the validator that accepted the token, duration, the trace id and the FAPI interaction id. Refusals carry the caller's certificate identity.
  */
 export function createInboundRecorder(options: InboundRecorderOptions): InboundRecorder {
   const { logger, metrics } = options;
@@ -125,6 +127,7 @@ export function createInboundRecorder(options: InboundRecorderOptions): InboundR
             outcome.principal?.forwardedBy?.thumbprint.slice(0, 12),
           // The span's own trace id with tracing on (a new one when the caller sent none).
           traceId: spanTraceId ?? traceIdOf(outcome.traceparent),
+          interactionId: outcome.interactionId,
           durationMs: Math.round(seconds * 1_000_000) / 1000,
         },
         'inbound request',

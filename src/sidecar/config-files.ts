@@ -89,5 +89,6 @@ export function tokenRequestOf(
     ...(u.audience !== undefined ? { audience: u.audience } : {}),
     ...(u.resource !== undefined ? { resource: u.resource } : {}),
     ...(u.scope !== undefined ? { scope: u.scope } : {}),
+    ...(u.proof === 'dpop' ? { proof: 'dpop' as const } : {}),
   };
 }

@@ -1,4 +1,5 @@
 import { nameOverrides } from '../config/env-overrides.js';
+import { assertProfile } from '../config/fapi2-profile.js';
 import type { CertboundConfig } from '../config/schema.js';
 import { isCertboundError } from '../errors.js';
 import type { X509Source } from '../identity/x509-source.js';
@@ -32,12 +33,15 @@ export async function prepareSidecar(
   config: CertboundConfig,
   options: { readonly logger?: Logger } = {},
 ): Promise<PreparedSidecar> {
+  // FAPI 2.0: a configuration that sets the profile and breaks it never starts.
+  assertProfile(config);
   try {
     const asCa =
       config.token?.asCaFile !== undefined
         ? await readConfiguredCaFile(config.token.asCaFile, 'token.asCaFile')
         : undefined;
-    const plan = config.verify !== undefined ? await verifierPlanOf(config.verify) : undefined;
+    const plan =
+      config.verify !== undefined ? await verifierPlanOf(config.verify, config.profile) : undefined;
     const source = await identitySourceOf(config.identity, {
       // The inbound listener serves TLS with this certificate.
       requireServerAuth: config.inbound !== undefined,

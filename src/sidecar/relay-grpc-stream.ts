@@ -64,6 +64,7 @@ export function relayGrpcStream(
   headers: OutgoingHttpHeaders,
   unreachable: ErrorCode,
   onEnd?: RelayEnd,
+  responseExtra?: Readonly<Record<string, string>>,
 ): void {
   const downstream = res.stream;
   let ended = false;
@@ -75,7 +76,7 @@ export function relayGrpcStream(
   };
   const fail = (err?: unknown): void => {
     const error = new CertboundError(unreachable, undefined, { cause: err });
-    writeGrpcError(downstream, error);
+    writeGrpcError(downstream, error, responseExtra);
     end(error.mapping.grpc, unreachable);
   };
   let upstream;
@@ -90,7 +91,8 @@ export function relayGrpcStream(
 
   upstream.on('response', (responseHeaders, flags) => {
     if (downstream.destroyed) return;
-    const out = responseHeadersOf(responseHeaders);
+    // `responseExtra` (e.g. the interaction id) replaces what the app set under those names.
+    const out = { ...responseHeadersOf(responseHeaders), ...responseExtra };
     // gRPC trailers-only answer from the app: pass it on as one HEADERS frame.
     if ((flags & constants.NGHTTP2_FLAG_END_STREAM) !== 0) {
       finished = true;

@@ -13,6 +13,7 @@ import { reloadPlanOf, type ReloadableKey } from './config-reload.js';
 import type { OutboundListener } from './outbound/outbound-proxy.js';
 import type { InboundPolicies } from './start-inbound.js';
 import type { SwappableVerifier } from './swappable-verifier.js';
+import { assertProfile } from '../config/fapi2-profile.js';
 import { verifierMetricHooks, verifierPlanOf } from './verifier-of-config.js';
 
 /** The outcome of one reload. */
@@ -75,11 +76,13 @@ export function createReloader(
     const running = targets.running;
     try {
       next = await load();
+      // FAPI 2.0: a reload that breaks the profile is refused like any bad file.
+      assertProfile(next);
       const plan = reloadPlanOf(running, next);
       const applies = (key: ReloadableKey): boolean => plan.live.includes(key);
       if (applies('inbound.policies')) compilePolicies(next.inbound?.policies ?? []);
       if (applies('verify') && next.verify !== undefined && targets.verifier !== undefined) {
-        const vplan = await verifierPlanOf(next.verify);
+        const vplan = await verifierPlanOf(next.verify, next.profile);
         const hooks = verifierMetricHooks(targets.metrics);
         const fresh = vplan.build(
           targets.source,

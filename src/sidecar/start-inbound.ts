@@ -1,6 +1,7 @@
 import { onPeerRefusal } from '../binding/peer-refusal-channel.js';
 import type { CertboundConfig } from '../config/schema.js';
 import type { X509Source } from '../identity/x509-source.js';
+import { protectedResourceMetadataOf } from '../http/protected-resource-metadata.js';
 import { createInboundRecorder } from '../observability/inbound-recorder.js';
 import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
@@ -28,6 +29,14 @@ export interface InboundDeps {
    * them). Default: `inb.policies`.
    */
   readonly live?: { readonly policies: InboundPolicies };
+  /** Issuers the verifier trusts: RFC 9728 `authorization_servers`. */
+  readonly authorizationServers?: readonly string[];
+}
+
+/** The issuers `verify` trusts, in configuration order. */
+export function issuersOf(v: NonNullable<CertboundConfig['verify']>): string[] {
+  if (v.issuers !== undefined) return v.issuers.map((i) => i.issuer);
+  return v.issuer === undefined ? [] : Array.isArray(v.issuer) ? v.issuer : [v.issuer];
 }
 
 /** The route policies of `inbound` (HTTP prefixes and gRPC methods alike). */
@@ -70,10 +79,22 @@ export async function startInbound(
             keepAuthorization: inb.keepAuthorization,
             stripHeaders,
             recorder,
+            logger,
           }),
           (fwd) => fwd.close(),
         )
       : undefined);
+  // RFC 9728: published when the public origin (the resource identifier) is known.
+  // TODO(lead): DPoP values from the DPoP verifier (required when every route is dpop).
+  const metadata =
+    inb.publicOrigin !== undefined
+      ? protectedResourceMetadataOf({
+          resource: inb.publicOrigin,
+          authorizationServers: deps.authorizationServers ?? [],
+          dpopBoundAccessTokensRequired: false,
+          dpopSigningAlgValuesSupported: [],
+        })
+      : undefined;
   const listenerRef: { current?: InboundListener } = {};
   const proxy = lifecycle.own(
     createInboundProxy({
@@ -97,6 +118,7 @@ export async function startInbound(
       metrics,
       recorder,
       draining: () => listenerRef.current?.draining ?? false,
+      ...(metadata !== undefined ? { protectedResourceMetadata: metadata } : {}),
     }),
     (p) => p.close(),
   );

@@ -19,7 +19,7 @@ import type { GrpcOutboundListener } from './outbound/grpc-outbound-listener.js'
 import type { OutboundListener } from './outbound/outbound-proxy.js';
 import { Readiness } from './readiness.js';
 import { forwardedCertificatesOf } from './forwarded-certificates-of-config.js';
-import { startInbound } from './start-inbound.js';
+import { issuersOf, startInbound } from './start-inbound.js';
 import { startOutbound } from './start-outbound.js';
 import { DPOP_READINESS_NAME, dpopVerifierOf } from './dpop-of-config.js';
 import { createReloader, type ReloadOutcome } from './sidecar-reload.js';
@@ -241,6 +241,7 @@ export async function startSidecar(
         lifecycle,
         inboundGrpcHandler: options.inboundGrpcHandler,
         forwarded,
+        authorizationServers: config.verify !== undefined ? issuersOf(config.verify) : [],
       });
     }
 

@@ -1,4 +1,5 @@
 import type { SidecarMetrics } from '../observability/metrics.js';
+import type { ProfileName } from '../config/profile.js';
 import type { CertboundConfig } from '../config/schema.js';
 import { CertboundError } from '../errors.js';
 import { FailureLog } from '../identity/identity-logger.js';
@@ -9,7 +10,11 @@ import { MtlsAgents, type FetchFunction } from '../token/mtls-agents.js';
 import { createVerifier, type Verifier } from '../verify/create-verifier.js';
 import type { IntrospectionResult } from '../verify/introspection-options.js';
 import { createMultiIssuerVerifier, type IssuerOptions } from '../verify/multi-issuer-verifier.js';
-import type { JwksOption } from '../verify/options.js';
+import {
+  FAPI2_ALGORITHMS,
+  FAPI2_MIN_RSA_MODULUS_BITS,
+  type JwksOption,
+} from '../verify/options.js';
 import type { ProofSources } from '../verify/proof-inputs.js';
 import { jwksOptionOf, readConfiguredCaFile, readConfiguredFile } from './config-files.js';
 import { retryUntil } from './retry-until.js';
@@ -44,8 +49,10 @@ interface ReadIssuer {
   readonly ca: string | undefined;
 }
 
-function sharedOf(v: VerifyConfig) {
+function sharedOf(v: VerifyConfig, profile: ProfileName | undefined) {
   return {
+    // FAPI 2.0 §5.4.1: RSA signing keys of at least 2048 bits.
+    ...(profile === 'fapi2' ? { minRsaModulusBits: FAPI2_MIN_RSA_MODULUS_BITS } : {}),
     clockToleranceSec: v.clockTolerance / 1000,
     maxTokenLifetimeSec: v.maxTokenLifetime / 1000,
     maxTokenBytes: v.maxTokenBytes,
@@ -101,7 +108,15 @@ function endpointOf(
  *
  * @throws CertboundError when a named file is unreadable or a JWKS file is not JSON
  */
-export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
+export async function verifierPlanOf(
+  v: VerifyConfig,
+  profile?: ProfileName,
+): Promise<VerifierPlan> {
+  // FAPI 2.0 §5.4.1: under the profile, unset algorithms mean PS256, ES256, EdDSA only
+  // (set ones were checked against the profile before start).
+  const algorithmsOf = (configured: string[] | undefined): string[] | undefined =>
+    configured ?? (profile === 'fapi2' ? [...FAPI2_ALGORITHMS] : undefined);
+  const topAlgorithms = algorithmsOf(v.algorithms);
   if (v.issuers === undefined) {
     const jwks = await jwksOptionOf(v);
     return {
@@ -113,9 +128,9 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
           jwks: withFetchHook(jwks, firstOf(v.issuer), onJwksFetch),
           issuer: v.issuer as string | string[],
           audience: v.audience as string | string[],
-          ...(v.algorithms !== undefined ? { algorithms: v.algorithms } : {}),
+          ...(topAlgorithms !== undefined ? { algorithms: topAlgorithms } : {}),
           ...(v.types !== undefined ? { types: v.types } : {}),
-          ...sharedOf(v),
+          ...sharedOf(v, profile),
         }),
     };
   }
@@ -127,7 +142,7 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
       const agents: MtlsAgents[] = [];
       const verifier = createMultiIssuerVerifier({
         ...sources,
-        ...sharedOf(v),
+        ...sharedOf(v, profile),
         issuers: issuers.map(({ config, jwks, secret, ca }): IssuerOptions => {
           const intro = config.introspection;
           let introspection: IssuerOptions['introspection'];
@@ -161,13 +176,14 @@ export async function verifierPlanOf(v: VerifyConfig): Promise<VerifierPlan> {
                 : {}),
             };
           }
+          const algorithms = algorithmsOf(config.algorithms);
           return {
             issuer: config.issuer,
             audience: config.audience,
             ...(jwks !== undefined
               ? { jwks: withFetchHook(jwks, config.issuer, onJwksFetch) }
               : {}),
-            ...(config.algorithms !== undefined ? { algorithms: config.algorithms } : {}),
+            ...(algorithms !== undefined ? { algorithms } : {}),
             ...(config.types !== undefined ? { types: config.types } : {}),
             ...(introspection !== undefined ? { introspection } : {}),
           };

@@ -1,5 +1,15 @@
+import type { DPoPHandle } from 'oauth4webapi';
+
+/** How the token is sender-constrained: RFC 8705 certificate binding, or RFC 9449 DPoP. */
+export type TokenProof = 'mtls' | 'dpop';
+
 /** What a caller asks a token for (one upstream). */
 export interface TokenRequest {
+  /**
+   * `mtls` (default): bound to the workload certificate. `dpop`: bound to this identity's
+   * DPoP key (RFC 9449 §5), sent with a fresh proof per request ({@link AccessToken.dpop}).
+   */
+  readonly proof?: TokenProof;
   /** `audience` parameter (used by several ASs, e.g. Keycloak, Auth0). */
   readonly audience?: string;
   /** RFC 8707 `resource` indicator (absolute URI). */
@@ -12,11 +22,16 @@ export interface TokenRequest {
 export interface AccessToken {
   /** The token itself. Never log it. */
   readonly accessToken: string;
-  /** `Bearer` (RFC 6750). */
+  /** `Bearer` (RFC 6750), or `DPoP` (RFC 9449 §5) for a DPoP-bound token. */
   readonly tokenType: string;
   readonly expiresAt: Date;
   /** x5t#S256 of the certificate the token is bound to (= the one to present). */
   readonly thumbprint: string;
+  /**
+   * A DPoP-bound token: the handle that signs a fresh proof for each request with the key
+   * the token is bound to (oauth4webapi `DPoP`; its `cnf.jkt` is `jkt`), and tracks nonces.
+   */
+  readonly dpop?: { readonly handle: DPoPHandle; readonly jkt: string };
 }
 
 /** Options of {@link TokenProvider.get}. */

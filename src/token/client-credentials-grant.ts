@@ -5,6 +5,7 @@ import {
   TlsClientAuth,
   type AuthorizationServer,
   type Client,
+  type DPoPHandle,
 } from 'oauth4webapi';
 import type { AccessToken } from './access-token.js';
 import type { FetchFunction } from './mtls-agents.js';
@@ -16,12 +17,15 @@ export interface GrantRequestOptions {
   readonly fetch: FetchFunction;
   /** Whole exchange, connect to last byte. */
   readonly timeoutMs: number;
+  /** RFC 9449 §5: sign a `DPoP` proof for the token endpoint with this handle (its nonce too). */
+  readonly dpop?: DPoPHandle;
 }
 
 /**
  * Sends the `client_credentials` grant (RFC 6749 §4.4) for `request`, authenticating with
  * the TLS client certificate of `options.fetch` (RFC 8705 §2): `scope`, RFC 8707 `resource`
- * and `audience` as form parameters. Only I/O: the response is not looked at (see
+ * and `audience` as form parameters; with `options.dpop`, a `DPoP` proof header (RFC 9449
+ * §5, with the AS's last `DPoP-Nonce`). Only I/O: the response is not looked at (see
  * {@link processClientCredentials}).
  */
 export function clientCredentialsRequest(
@@ -37,6 +41,7 @@ export function clientCredentialsRequest(
   return clientCredentialsGrantRequest(as, client, TlsClientAuth(), params, {
     signal: AbortSignal.timeout(options.timeoutMs),
     [customFetch]: options.fetch,
+    ...(options.dpop !== undefined ? { DPoP: options.dpop } : {}),
   });
 }
 

@@ -14,6 +14,44 @@ export interface TokenResponseContext {
   readonly allowUnboundTokens: boolean;
   /** Lifetime assumed without `expires_in` nor `exp`, in s. */
   readonly defaultLifetimeSec: number;
+  /**
+   * A DPoP token was asked for (RFC 9449 §5): `token_type` must be `DPoP` and a JWT's
+   * `cnf.jkt` this thumbprint of our DPoP key (a `cnf.x5t#S256` beside it must still match).
+   */
+  readonly dpopJkt?: string;
+}
+
+function cnfOf(claims: Readonly<Record<string, unknown>>): Readonly<Record<string, unknown>> {
+  const cnf = claims['cnf'];
+  return typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf)
+    ? (cnf as Record<string, unknown>)
+    : {};
+}
+
+/** RFC 9449 §6.1: the JWT is bound to our DPoP key (and, if also to a certificate, to ours). */
+function checkDpopBinding(
+  claims: Readonly<Record<string, unknown>>,
+  jkt: string,
+  thumbprint: string,
+): void {
+  const cnf = cnfOf(claims);
+  const bound = cnf['jkt'];
+  if (typeof bound !== 'string')
+    throw new CertboundError(
+      'ERR_TOKEN_NOT_BOUND',
+      'The authorization server issued a JWT without cnf.jkt to a DPoP token request: enable DPoP for this client (RFC 9449 §6).',
+    );
+  if (!constantTimeEqual(bound, jkt))
+    throw new CertboundError(
+      'ERR_TOKEN_NOT_BOUND',
+      'The authorization server bound the token to another DPoP key than the one that signed the proof.',
+    );
+  const x5t = cnf['x5t#S256'];
+  if (x5t !== undefined && !(typeof x5t === 'string' && constantTimeEqual(x5t, thumbprint)))
+    throw new CertboundError(
+      'ERR_TOKEN_NOT_BOUND',
+      'The authorization server bound the token to another certificate than the one presented.',
+    );
 }
 
 /** The claims of a JWS compact token, or undefined for anything else (opaque, JWE). */
@@ -43,13 +81,20 @@ export function accessTokenOf(
   context: TokenResponseContext,
 ): AccessToken {
   const token = response.access_token;
-  if (response.token_type.toLowerCase() !== 'bearer') {
-    throw new CertboundError('ERR_AS_RESPONSE', 'The token_type is not Bearer.', {
-      details: { tokenType: response.token_type.slice(0, 32) },
-    });
+  const dpop = context.dpopJkt !== undefined;
+  // RFC 9449 §5: a DPoP-bound token is typed DPoP; RFC 8705 §3: a certificate-bound one Bearer.
+  const expectedType = dpop ? 'dpop' : 'bearer';
+  if (response.token_type.toLowerCase() !== expectedType) {
+    throw new CertboundError(
+      'ERR_AS_RESPONSE',
+      `The token_type is not ${dpop ? 'DPoP' : 'Bearer'}.`,
+      { details: { tokenType: response.token_type.slice(0, 32) } },
+    );
   }
   const claims = jwtClaimsOf(token);
-  if (claims !== undefined) {
+  if (claims !== undefined && context.dpopJkt !== undefined) {
+    checkDpopBinding(claims, context.dpopJkt, context.thumbprint);
+  } else if (claims !== undefined) {
     const cnf = claims['cnf'];
     const bound =
       typeof cnf === 'object' && cnf !== null && !Array.isArray(cnf)
@@ -91,7 +136,7 @@ export function accessTokenOf(
   }
   return {
     accessToken: token,
-    tokenType: 'Bearer',
+    tokenType: dpop ? 'DPoP' : 'Bearer',
     expiresAt: new Date(expiresAt),
     thumbprint: context.thumbprint,
   };

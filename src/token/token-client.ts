@@ -1,4 +1,4 @@
-import type { AuthorizationServer, Client } from 'oauth4webapi';
+import { isDPoPNonceError, type AuthorizationServer, type Client } from 'oauth4webapi';
 import { CertboundError } from '../errors.js';
 import { FailureLog } from '../identity/identity-logger.js';
 import type { WorkloadIdentity } from '../identity/workload-identity.js';
@@ -12,6 +12,7 @@ import {
   type TokenClientEndpoints,
 } from './authorization-server.js';
 import { clientCredentialsRequest, processClientCredentials } from './client-credentials-grant.js';
+import { DpopKeys } from './dpop-keys.js';
 import { isPermanentAsError, mapAsError } from './map-as-error.js';
 import { MtlsAgents } from './mtls-agents.js';
 import {
@@ -45,6 +46,7 @@ export class TokenClient implements TokenProvider {
   readonly #warmUp: TokenWarmUp;
   readonly #startFailures: FailureLog;
   readonly #client: Client;
+  readonly #dpopKeys: DpopKeys;
   #as: AuthorizationServer | undefined;
   #starting: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
@@ -59,6 +61,7 @@ export class TokenClient implements TokenProvider {
     this.#agents = new MtlsAgents(this.#opts.ca, this.#opts.timeoutMs);
     // RFC 8705 §5: use the mTLS aliases whenever the AS publishes them.
     this.#client = { client_id: this.#opts.clientId, use_mtls_endpoint_aliases: true };
+    this.#dpopKeys = new DpopKeys(this.#client);
     this.#cache = new TokenCache({
       policy: this.#opts,
       fetchToken: (request, identity) => this.#fetchToken(request, identity),
@@ -223,6 +226,7 @@ export class TokenClient implements TokenProvider {
     this.#closed = true;
     this.#unsubscribe?.();
     this.#cache.close();
+    this.#dpopKeys.clear();
     await this.#agents.close();
   }
 
@@ -273,17 +277,41 @@ export class TokenClient implements TokenProvider {
     const requestedAt = Date.now();
     const as = this.#as;
     if (as === undefined) throw new CertboundError('ERR_DISCOVERY', 'The client is not started.');
-    this.#counts.token++;
-    const response = await clientCredentialsRequest(as, this.#client, request, {
-      fetch: this.#agents.fetchFor(identity),
-      timeoutMs: this.#opts.timeoutMs,
-    });
-    return processClientCredentials(as, this.#client, response, {
+    const context = {
       thumbprint: identity.thumbprint,
       requestedAt,
       allowUnboundTokens: this.#opts.allowUnboundTokens,
       defaultLifetimeSec: this.#opts.defaultLifetimeSec,
-    });
+    };
+    if (request.proof !== 'dpop') {
+      this.#counts.token++;
+      const response = await clientCredentialsRequest(as, this.#client, request, {
+        fetch: this.#agents.fetchFor(identity),
+        timeoutMs: this.#opts.timeoutMs,
+      });
+      return processClientCredentials(as, this.#client, response, context);
+    }
+    // RFC 9449 §5: the key of this certificate signs the proof; the token comes back bound to it.
+    const key = await this.#dpopKeys.for(identity);
+    for (let attempt = 0; ; attempt++) {
+      this.#counts.token++;
+      const response = await clientCredentialsRequest(as, this.#client, request, {
+        fetch: this.#agents.fetchFor(identity),
+        timeoutMs: this.#opts.timeoutMs,
+        dpop: key.handle,
+      });
+      try {
+        const token = await processClientCredentials(as, this.#client, response, {
+          ...context,
+          dpopJkt: key.jkt,
+        });
+        return { ...token, dpop: key };
+      } catch (err) {
+        // RFC 9449 §8: the AS asked for its nonce (now cached by the handle): one retry.
+        if (attempt === 0 && isDPoPNonceError(err)) continue;
+        throw err;
+      }
+    }
   }
 
   #onRotation(identity: WorkloadIdentity): void {

@@ -1,11 +1,13 @@
-import type { TokenRequest } from './access-token.js';
+import type { TokenProof, TokenRequest } from './access-token.js';
 
 /** A {@link TokenRequest} in canonical form: scopes split, de-duplicated and sorted. */
 export interface NormalizedTokenRequest {
   readonly audience: string | undefined;
   readonly resource: string | undefined;
   readonly scopes: readonly string[];
-  /** Canonical string of the three fields, without the certificate. */
+  /** How the token is to be bound (part of the key: a DPoP token is no mTLS token). */
+  readonly proof: TokenProof;
+  /** Canonical string of the fields, without the certificate. */
   readonly key: string;
 }
 
@@ -17,6 +19,8 @@ export interface NormalizedTokenRequest {
  */
 export function normalizeTokenRequest(request: TokenRequest = {}): NormalizedTokenRequest {
   const { audience, resource, scope } = request;
+  const proof = request.proof ?? 'mtls';
+  if (proof !== 'mtls' && proof !== 'dpop') throw new TypeError('proof must be mtls or dpop');
   if (audience !== undefined && (typeof audience !== 'string' || audience.length === 0)) {
     throw new TypeError('audience must be a non-empty string');
   }
@@ -32,8 +36,14 @@ export function normalizeTokenRequest(request: TokenRequest = {}): NormalizedTok
   if (scopes.some((s) => !/^[\x21\x23-\x5b\x5d-\x7e]+$/.test(s))) {
     throw new TypeError('scope contains characters RFC 6749 §3.3 does not allow');
   }
-  const key = JSON.stringify([audience ?? null, resource ?? null, scopes]);
-  return { audience, resource, scopes, key };
+  // The proof kind is in the key only for DPoP, so the mTLS keys stay as they were.
+  const key = JSON.stringify([
+    audience ?? null,
+    resource ?? null,
+    scopes,
+    ...(proof === 'dpop' ? ['dpop'] : []),
+  ]);
+  return { audience, resource, scopes, proof, key };
 }
 
 /** `resource https://payments.example, scope "a b"`, for messages and logs; never a token. */
@@ -42,6 +52,7 @@ export function describeTokenRequest(request: NormalizedTokenRequest): string {
     request.audience !== undefined ? `audience ${request.audience}` : undefined,
     request.resource !== undefined ? `resource ${request.resource}` : undefined,
     request.scopes.length > 0 ? `scope "${request.scopes.join(' ')}"` : undefined,
+    request.proof === 'dpop' ? 'DPoP-bound' : undefined,
   ].filter((p) => p !== undefined);
   return parts.length > 0 ? parts.join(', ') : 'the default audience';
 }

@@ -14,6 +14,7 @@ import { mapJoseError } from './map-jose-error.js';
 import { normalizeTyp, resolveVerifierOptions, type VerifierOptions } from './options.js';
 import { nodeVerifies, verificationKeyOf, verifyJwsSignature } from './jws-signature.js';
 import { checkRegisteredClaims } from './registered-claims.js';
+import { requireKeyStrength } from './signing-key-strength.js';
 import { checkTimeClaims } from './time-claims.js';
 import type { TokenValidator, ValidatedToken } from './token-validator.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
@@ -46,6 +47,11 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
   const cache = new VerifiedTokenCache(opts.cacheSize);
   const toleranceMs = opts.clockToleranceSec * 1000;
   const pending = new Map<string, Promise<Readonly<Record<string, unknown>>>>();
+  // FAPI 2.0 §5.4.1: weak signing keys refused when a minimum is set (the fapi2 profile).
+  const getKey =
+    opts.minRsaModulusBits > 0
+      ? requireKeyStrength(keys.getKey, opts.minRsaModulusBits)
+      : keys.getKey;
 
   /** `alg` and `typ` of the protected header, screened before jose. */
   function screenHeader(token: string): CompactJWSHeaderParameters & { typ: string } {
@@ -110,7 +116,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
     const unverified = screenClaims(token);
     if (!nodeVerifies(header.alg)) {
       try {
-        const { payload } = await jwtVerify(token, keys.getKey, joseOptions());
+        const { payload } = await jwtVerify(token, getKey, joseOptions());
         return payload;
       } catch (err) {
         throw mapJoseError(err);
@@ -129,7 +135,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
     try {
       // jose selects the key (kid, kty, alg, use); node:crypto checks the signature on this
       // thread: one OpenSSL call instead of a WebCrypto job and its promise hops.
-      key = await keys.getKey(header, NO_TOKEN);
+      key = await getKey(header, NO_TOKEN);
     } catch (err) {
       throw mapJoseError(err);
     }
@@ -187,8 +193,8 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
         screenShape,
         screenHeader,
         screenClaims,
-        signature: (t) => compactVerify(t, keys.getKey, { algorithms: opts.algorithms }),
-        claims: (t, o) => jwtVerify(t, keys.getKey, o),
+        signature: (t) => compactVerify(t, getKey, { algorithms: opts.algorithms }),
+        claims: (t, o) => jwtVerify(t, getKey, o),
         joseOptions,
       }),
     ready: () => keys.ready(),

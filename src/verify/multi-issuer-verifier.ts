@@ -37,6 +37,8 @@ export interface MultiIssuerVerifierOptions extends ProofSources {
   maxTokenBytes?: number;
   /** Entries in each JWT validator's verified-token cache (0 disables them and the memo). Default 10 000. */
   cacheSize?: number;
+  /** See `VerifierOptions.minRsaModulusBits` (FAPI 2.0 §5.4.1). Default 0 (no check). */
+  minRsaModulusBits?: number;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -54,6 +56,9 @@ export function createMultiIssuerVerifier(options: MultiIssuerVerifierOptions): 
   if (!Array.isArray(options.issuers) || options.issuers.length === 0)
     throw new TypeError('issuers must list at least one issuer');
   const shared = {
+    ...(options.minRsaModulusBits !== undefined
+      ? { minRsaModulusBits: options.minRsaModulusBits }
+      : {}),
     ...(options.clockToleranceSec !== undefined
       ? { clockToleranceSec: options.clockToleranceSec }
       : {}),

@@ -5,6 +5,12 @@ import type { JSONWebKeySet } from 'jose';
 /** Algorithms accepted when `algorithms` is not set. Never `none`, never HS*. */
 export const DEFAULT_ALGORITHMS = ['ES256', 'ES384', 'EdDSA', 'PS256', 'RS256'] as const;
 
+/** FAPI 2.0 §5.4.1: the only JWS algorithms of the `fapi2` profile. */
+export const FAPI2_ALGORITHMS = ['PS256', 'ES256', 'EdDSA'] as const;
+
+/** FAPI 2.0 §5.4.1: smallest RSA modulus of a token-signing key under the `fapi2` profile. */
+export const FAPI2_MIN_RSA_MODULUS_BITS = 2048;
+
 /**
  * The defaults of {@link VerifierOptions}: their one home (the config schema's
  * `verify.*` defaults come from here).
@@ -74,6 +80,12 @@ export interface VerifierOptions extends ProofSources {
   maxTokenBytes?: number;
   /** Entries in the verified-token cache (0 disables it). Default 10 000. */
   cacheSize?: number;
+  /**
+   * Smallest RSA modulus (bits) of a key that signs tokens; smaller keys refuse the token
+   * with `ERR_TOKEN_KEY_WEAK` (FAPI 2.0 §5.4.1: 2048). EC keys are always ≥ 256 bits here
+   * (WebCrypto curves), above FAPI's 224. Default 0 (no check).
+   */
+  minRsaModulusBits?: number;
   /** Clock, for tests. Default `Date.now`. */
   now?: () => number;
 }
@@ -88,6 +100,7 @@ export interface ResolvedVerifierOptions {
   readonly maxTokenLifetimeSec: number;
   readonly maxTokenBytes: number;
   readonly cacheSize: number;
+  readonly minRsaModulusBits: number;
   readonly now: () => number;
 }
 
@@ -134,6 +147,7 @@ export function resolveVerifierOptions(options: VerifierOptions): ResolvedVerifi
     maxTokenLifetimeSec,
     maxTokenBytes,
     cacheSize,
+    minRsaModulusBits: options.minRsaModulusBits ?? 0,
     now: options.now ?? Date.now,
   };
 }

@@ -3,6 +3,7 @@ import {
   credentials as grpcCredentials,
   ServerCredentials,
   status,
+  type Metadata,
   type ServiceError,
 } from '@grpc/grpc-js';
 import { StaticX509Source } from '../../src/identity/static-x509-source.js';
@@ -29,6 +30,7 @@ import {
   serverStream,
   startEchoServer,
   unary,
+  unaryMetadata,
   type EchoClient,
   type EchoServer,
   type TokenMinter,
@@ -149,6 +151,28 @@ describe('createGrpcForwarder (inbound gRPC through the sidecar)', () => {
     expect(errorCodeOfDetails(denied.err.details)).toBe('ERR_INSUFFICIENT_SCOPE');
   });
 
+  it('passes x-fapi-interaction-id to the app and echoes it on served and refused calls', async () => {
+    const id = '7b1e2d3c-4a5b-4c6d-8e7f-9a0b1c2d3e4f';
+    const token = await ordersToken();
+    const call = (md: Metadata) => unaryMetadata(orders, md);
+    const served = await call(
+      metadataOf({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': id }),
+    );
+    expect(served.ok).toBe(true);
+    expect(served.headers?.get('x-fapi-interaction-id')).toEqual([id]);
+    expect(app.seen.at(-1)!.interactionId).toBe(id);
+    const refused = await call(metadataOf({ 'x-fapi-interaction-id': id }));
+    expect(refused.ok).toBe(false);
+    expect(refused.status?.get('x-fapi-interaction-id')).toEqual([id]);
+    // Malformed: the app and the answer get one fresh UUID instead.
+    const fresh = await call(
+      metadataOf({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': 'nope' }),
+    );
+    const minted = fresh.headers?.get('x-fapi-interaction-id')[0];
+    expect(minted).toMatch(/^[0-9a-f-]{36}$/);
+    expect(app.seen.at(-1)!.interactionId).toBe(minted);
+  });
+
   it('relays server-streaming and bidi calls with their trailers', async () => {
     const md = () => metadataOf({ authorization: `Bearer ${token}` });
     const token = await ordersToken();
@@ -251,6 +275,19 @@ describe('createGrpcOutboundForwarder (outbound gRPC through the sidecar)', () =
     expect(streamed.err?.details).toBeUndefined();
     expect(streamed.responses.map((r) => r.message)).toEqual(['x', 'y']);
     expect(tokens.calls).toBe(2);
+  });
+
+  it("propagates the app's x-fapi-interaction-id through outbound and inbound, or mints one", async () => {
+    const { client } = await outboundClient(provider(), pki.workloads['payments']!.spiffeId);
+    const id = '1d2c3b4a-5f6e-4d7c-8b9a-0f1e2d3c4b5a';
+    const sent = await unaryMetadata(client, metadataOf({ 'x-fapi-interaction-id': id }));
+    expect(sent.ok).toBe(true);
+    expect(sent.headers?.get('x-fapi-interaction-id')).toEqual([id]);
+    expect(app.seen.at(-1)!.interactionId).toBe(id);
+    const minted = await unaryMetadata(client, metadataOf({}));
+    const fresh = minted.headers?.get('x-fapi-interaction-id')[0];
+    expect(fresh).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(app.seen.at(-1)!.interactionId).toBe(fresh);
   });
 
   it('fails with UNAVAILABLE ERR_AS_UNAVAILABLE when no token can be had', async () => {

@@ -18,6 +18,7 @@ import {
   bidi,
   clientStream,
   createTokenMinter,
+  unaryMetadata,
   echoClient,
   metadataOf,
   serverStream,
@@ -77,6 +78,28 @@ afterAll(async () => {
 const bearer = (token: string) => metadataOf({ authorization: `Bearer ${token}` });
 
 describe('boundTokenServerInterceptor (grpc-js over mTLS)', () => {
+  it('settles x-fapi-interaction-id: echoed on served and refused calls, passed to the handler', async () => {
+    const id = '4e3d2c1b-0a9f-4e8d-9c7b-6a5f4e3d2c1b';
+    const token = await minter.mint({ thumbprint: pki.workloads['orders']!.thumbprint });
+    const served = await unaryMetadata(
+      orders,
+      metadataOf({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': id }),
+    );
+    expect(served.ok).toBe(true);
+    expect(served.headers?.get('x-fapi-interaction-id')).toEqual([id]);
+    expect(server.seen.at(-1)!.interactionId).toBe(id);
+    const refused = await unaryMetadata(attacker, metadataOf({ 'x-fapi-interaction-id': id }));
+    expect(refused.ok).toBe(false);
+    expect(refused.status?.get('x-fapi-interaction-id')).toEqual([id]);
+    const replaced = await unaryMetadata(
+      orders,
+      metadataOf({ authorization: `Bearer ${token}`, 'x-fapi-interaction-id': 'bad' }),
+    );
+    const fresh = replaced.headers?.get('x-fapi-interaction-id')[0];
+    expect(fresh).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect(server.seen.at(-1)!.interactionId).toBe(fresh);
+  });
+
   it('lets a call with a token bound to the connection certificate reach the handler with its Principal', async () => {
     const token = await minter.mint({ thumbprint: pki.workloads['orders']!.thumbprint });
     const before = server.seen.length;

@@ -47,6 +47,7 @@ beforeAll(async () => {
     handled.push(`express ${req.path}`);
     res.json({
       clientId: principalOf(req)?.clientId,
+      interactionId: req.headers['x-fapi-interaction-id'],
       via: (req as { certbound?: { subject?: string } }).certbound?.subject,
     });
   });
@@ -59,6 +60,7 @@ beforeAll(async () => {
     handled.push(`fastify ${request.url}`);
     return {
       clientId: (request as unknown as { certbound?: { clientId?: string } }).certbound?.clientId,
+      interactionId: request.headers['x-fapi-interaction-id'],
     };
   });
   await fastify.listen({ port: 0, host: '127.0.0.1' });
@@ -108,6 +110,28 @@ describe.each(['express', 'fastify'])('%s over mTLS', (kind) => {
     expect(res.json?.['error']).toBe(code);
     expect(res.headers['www-authenticate']).toContain(`error="${bearer}"`);
     expect(handled).toEqual([]);
+  });
+
+  it('echoes x-fapi-interaction-id on served and refused requests and hands it to the route', async () => {
+    const id = '2c9a7e1b-3d4f-4a5b-9c6d-7e8f9a0b1c2d';
+    const token = await issuer.sign(pki.workloads['orders']!.thumbprint);
+    const served = await send(orders, `${base()}/data`, {
+      headers: { authorization: `Bearer ${token}`, 'x-fapi-interaction-id': id },
+    });
+    expect(served.status).toBe(200);
+    expect(served.headers['x-fapi-interaction-id']).toBe(id);
+    expect(served.json?.['interactionId']).toBe(id);
+    const refused = await send(attacker, `${base()}/data`, {
+      headers: { authorization: `Bearer ${token}`, 'x-fapi-interaction-id': id },
+    });
+    expect(refused.status).toBe(401);
+    expect(refused.headers['x-fapi-interaction-id']).toBe(id);
+    const malformed = await send(orders, `${base()}/data`, {
+      headers: { authorization: `Bearer ${token}`, 'x-fapi-interaction-id': 'x' },
+    });
+    const fresh = malformed.headers['x-fapi-interaction-id'];
+    expect(fresh).toMatch(/^[0-9a-f-]{36}$/);
+    expect(malformed.json?.['interactionId']).toBe(fresh);
   });
 
   it('answers a bare challenge without a token', async () => {

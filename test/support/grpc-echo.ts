@@ -73,6 +73,8 @@ export interface SeenCall {
   hasAuthorization: boolean;
   /** Every metadata key the handler saw. */
   metadataKeys: string[];
+  /** The `x-fapi-interaction-id` metadata the handler got. */
+  interactionId: string | undefined;
 }
 
 function identityMetadataOf(md: Metadata): Record<string, string> {
@@ -93,6 +95,7 @@ export function echoImplementation(seen: SeenCall[]) {
       identityMetadata: identityMetadataOf(call.metadata),
       hasAuthorization: call.metadata.get('authorization').length > 0,
       metadataKeys: Object.keys(call.metadata.getMap()),
+      interactionId: call.metadata.get('x-fapi-interaction-id')[0] as string | undefined,
     });
     return principal;
   };
@@ -220,6 +223,20 @@ export function unary(
     client.Unary(req, md, { deadline: Date.now() + deadlineMs }, (err, res) =>
       resolve(err ? { ok: false, err } : { ok: true, res: res! }),
     );
+  });
+}
+
+/** A unary call's response headers and status metadata (Trailers-Only refusals carry theirs there). */
+export function unaryMetadata(
+  client: EchoClient,
+  md: Metadata,
+): Promise<{ ok: boolean; headers: Metadata | undefined; status: Metadata | undefined }> {
+  return new Promise((resolve) => {
+    let headers: Metadata | undefined;
+    const call = client.Unary({ message: 'md' }, md, { deadline: Date.now() + 10_000 }, (err) =>
+      resolve({ ok: err === null, headers, status: err?.metadata }),
+    );
+    call.on('metadata', (m: Metadata) => (headers = m));
   });
 }
 

@@ -1,4 +1,4 @@
-import type { JWTPayload } from 'jose';
+import type { JWK, JWTPayload } from 'jose';
 import { createTestIssuer, type TestIssuer } from './jwt.js';
 import { materialOf, createTestPki, type TestPki } from './pki.js';
 import { tempDir } from './http-fixtures.js';
@@ -28,6 +28,14 @@ export interface InboundSidecar {
   close(): Promise<void>;
 }
 
+/** More of the sidecar's configuration, for {@link startInboundSidecar}. */
+export interface InboundSidecarExtras {
+  /** Top-level YAML lines, e.g. `profile: fapi2`. */
+  readonly topYaml?: string;
+  /** More public keys in the JWKS file beside the test issuer's (e.g. an RS256 key). */
+  readonly extraKeys?: readonly JWK[];
+}
+
 /**
  * Starts the CLI sidecar in front of `appUrl`. `inboundYaml` is appended inside `inbound:`
  * (indented two spaces), e.g. `  policies:\n    - { prefix: /admin, scopes: [admin] }`.
@@ -35,6 +43,7 @@ export interface InboundSidecar {
 export async function startInboundSidecar(
   appUrl: string,
   inboundYaml = '',
+  extras: InboundSidecarExtras = {},
 ): Promise<InboundSidecar> {
   const [pki, issuer, files] = await Promise.all([
     createTestPki(['payments', 'orders']),
@@ -42,11 +51,15 @@ export async function startInboundSidecar(
     tempDir(),
   ]);
   const payments = pki.workloads['payments']!;
-  const jwks = await files.write('jwks.json', JSON.stringify(issuer.jwks()));
+  const jwks = await files.write(
+    'jwks.json',
+    JSON.stringify({ keys: [...issuer.jwks().keys, ...(extras.extraKeys ?? [])] }),
+  );
   const config = await files.write(
     'inbound.yaml',
     `identity: { certPath: ${payments.paths.cert}, keyPath: ${payments.paths.key}, bundlePath: ${payments.paths.ca} }
 shutdownGrace: 2s
+${extras.topYaml ?? ''}
 inbound:
   host: 127.0.0.1
   port: 0

@@ -113,6 +113,7 @@ export const verify: Command = {
       throw new UsageError(`${values.config} has no verify section: nothing to verify against`);
     const plan = await verifierPlanOf(
       values.jwks !== undefined ? withJwksFile(config.verify, values.jwks) : config.verify,
+      config.profile,
     );
     const verifier = plan.build(NO_IDENTITY);
     try {

@@ -133,6 +133,8 @@ export function createAppForward(options: AppForwardOptions): AppForward {
             return;
           }
           const out = relayResponseHeaders(answer.headers);
+          // The id set on `res` for this call stands; the app cannot answer under another.
+          delete out['x-fapi-interaction-id'];
           if (req.httpVersionMajor === 1 && options.draining?.() === true)
             out['connection'] = 'close';
           // RFC 9449 §8.2: a fresh nonce before the client's one expires; ours, not the app's.

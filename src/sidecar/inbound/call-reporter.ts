@@ -1,5 +1,6 @@
 import { isCertboundError, type ErrorCode } from '../../errors.js';
-import { writeBearerError } from '../../http/bearer-error-response.js';
+import { interactionIdOfRequest } from '../../http/adopt-interaction-id.js';
+import { writeBearerError, type BearerErrorOptions } from '../../http/bearer-error-response.js';
 import { connectionPeerOf, type AnyRequest } from '../../http/connection-peer.js';
 import type { InboundRecorder } from '../../observability/inbound-recorder.js';
 import type { Logger } from '../../observability/logger.js';
@@ -33,7 +34,11 @@ export interface CallReporter {
  * The one reporting path of the inbound proxy, for HTTP and gRPC alike. Logs an error that
  * is not a {@link CertboundError}; never logs the query or a refused target.
  */
-export function createCallReporter(recorder: InboundRecorder, logger: Logger): CallReporter {
+export function createCallReporter(
+  recorder: InboundRecorder,
+  logger: Logger,
+  bearer: BearerErrorOptions = {},
+): CallReporter {
   function record(
     req: AnyRequest,
     status: number,
@@ -55,6 +60,7 @@ export function createCallReporter(recorder: InboundRecorder, logger: Logger): C
       startedAt: started,
       traceparent: req.headers['traceparent'] as string | undefined,
       request: req,
+      interactionId: interactionIdOfRequest(req),
     });
   }
 
@@ -66,7 +72,7 @@ export function createCallReporter(recorder: InboundRecorder, logger: Logger): C
     target: RequestTarget | undefined,
   ): void {
     if (!isCertboundError(err)) logger.error({ err }, 'inbound request failed unexpectedly');
-    const response = writeBearerError(res, err);
+    const response = writeBearerError(res, err, bearer);
     record(req, response.status, response.code, undefined, started, target);
   }
 

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { randomUUID } from 'node:crypto';
 import { CertboundError } from '../../errors.js';
 import { bearerErrorResponseOf } from '../../http/bearer-error-response.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
@@ -27,9 +28,19 @@ export function answerClientError(
     return;
   }
   metrics?.inboundRequests.inc({ result: 'rejected', code });
+  // FAPI 2.0 Implementation Advice §2.2.1: no request was parsed, so the id is a fresh one.
+  const interactionId = randomUUID();
   if (code === 'ERR_INVALID_REQUEST') {
-    socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\nconnection: close\r\nx-fapi-interaction-id: ${interactionId}\r\ncontent-length: 0\r\n\r\n`,
+    );
   } else {
-    socket.end(rawBearerErrorOf(bearerErrorResponseOf(new CertboundError(code))));
+    const response = bearerErrorResponseOf(new CertboundError(code));
+    socket.end(
+      rawBearerErrorOf({
+        ...response,
+        headers: { ...response.headers, 'x-fapi-interaction-id': interactionId },
+      }),
+    );
   }
 }

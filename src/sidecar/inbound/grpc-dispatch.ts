@@ -3,6 +3,7 @@ import type { PeerIdentity } from '../../binding/peer-identity.js';
 import { writeGrpcError, writeGrpcUnimplemented } from '../../grpc/trailers-only.js';
 import { connectionPeerOf } from '../../http/connection-peer.js';
 import { httpRequestTargetOf } from '../../http/verify-http-request.js';
+import { interactionIdHeaderOf } from '../../observability/interaction-id.js';
 import type { RequestTarget } from '../../verify/request-path.js';
 import type { CallReporter } from './call-reporter.js';
 import type { MeteredVerify } from './metered-verify.js';
@@ -46,21 +47,23 @@ export function createGrpcDispatch(options: GrpcDispatchOptions): GrpcDispatch {
       handler(req, res, connectionPeerOf(req));
       return;
     }
+    // The proxy settled the id on the request; refusals carry it in their one HEADERS frame.
+    const extra = interactionIdHeaderOf(req.headers);
     let target: RequestTarget;
     try {
       target = httpRequestTargetOf(req);
     } catch (err) {
-      const code = writeGrpcError(res, err);
+      const code = writeGrpcError(res, err, extra);
       reporter.record(req, 200, code, undefined, started, undefined);
       return;
     }
     verify(req, target).then(
       (principal) => {
-        writeGrpcUnimplemented(res);
+        writeGrpcUnimplemented(res, extra);
         reporter.record(req, 200, undefined, principal, started, target);
       },
       (err: unknown) => {
-        const code = writeGrpcError(res, err);
+        const code = writeGrpcError(res, err, extra);
         reporter.record(req, 200, code, undefined, started, target);
       },
     );

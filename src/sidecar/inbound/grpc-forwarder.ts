@@ -2,6 +2,7 @@ import { connect, type Http2ServerRequest, type Http2ServerResponse } from 'node
 import { refusalOfConnection } from '../../binding/connection-peer-identity.js';
 import type { PeerIdentity } from '../../binding/peer-identity.js';
 import { CertboundError, ERROR_TABLE } from '../../errors.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
 import type { InboundRecorder } from '../../observability/inbound-recorder.js';
 import {
   endVerifySpan,
@@ -9,6 +10,8 @@ import {
   startVerifySpan,
   tracingActive,
 } from '../../observability/tracing.js';
+import { INTERACTION_ID_HEADER } from '../../observability/interaction-id.js';
+import type { Logger } from '../../observability/logger.js';
 import { authorizeRequest } from '../../verify/authorize-request.js';
 import { authorizationValuesOf, headerValuesOf } from '../../verify/bearer-token.js';
 import type { Verifier } from '../../verify/create-verifier.js';
@@ -45,6 +48,8 @@ export interface GrpcForwarderOptions {
    * identity prefix and the client-certificate forwarding headers, which are always removed.
    */
   stripHeaders?: readonly string[];
+  /** Logs a replaced malformed `x-fapi-interaction-id`. Default: none. */
+  logger?: Logger;
 }
 
 /** A node:http2 request handler for inbound gRPC, plus `close()` for its app connection. */
@@ -90,6 +95,9 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
     const stream = res.stream;
     const startedAt = performance.now();
     const recorder = options.recorder;
+    // FAPI 2.0 Implementation Advice §2.2.1: the app gets it (metadata), every answer carries it.
+    const interactionId = adoptInteractionId(req, undefined, options.logger);
+    const echoed = { [INTERACTION_ID_HEADER]: interactionId };
     let principal: Principal | undefined;
     const record = (grpcStatus: number | undefined, code: CertboundError['code'] | undefined) =>
       recorder?.record({
@@ -104,6 +112,7 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
         startedAt,
         traceparent: req.headers['traceparent'] as string | undefined,
         request: req,
+        interactionId,
       });
     const span = tracingActive() ? startVerifySpan(req) : undefined;
     void (async () => {
@@ -143,14 +152,14 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
         );
         // W3C Trace Context: the app's span is a child of ours.
         if (tracingActive()) injectInboundContext(req, headers);
-        relayGrpcStream(req, res, session, headers, 'ERR_APP_UNREACHABLE', record);
+        relayGrpcStream(req, res, session, headers, 'ERR_APP_UNREACHABLE', record, echoed);
       } catch (err) {
         if (principal === undefined)
           endVerifySpan(span, err instanceof CertboundError ? err.code : 'ERR_INTERNAL');
         if (err instanceof CertboundError) options.onReject?.(err, path);
         // Drain what the client sends so the stream can close cleanly.
         req.resume();
-        const code = writeGrpcError(stream, err);
+        const code = writeGrpcError(stream, err, echoed);
         record(ERROR_TABLE[code].grpc, code);
       }
     })();

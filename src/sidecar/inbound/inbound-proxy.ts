@@ -1,8 +1,17 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { CertboundError } from '../../errors.js';
 import { writeGrpcError } from '../../grpc/trailers-only.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
+import type { BearerErrorOptions } from '../../http/bearer-error-response.js';
+import {
+  isMetadataRequest,
+  metadataAnswerOf,
+  resourceMetadataUrlOf,
+  type ProtectedResourceMetadata,
+} from '../../http/protected-resource-metadata.js';
+import { interactionIdHeaderOf } from '../../observability/interaction-id.js';
 import type { AnyRequest } from '../../http/connection-peer.js';
 import { httpRequestTargetOf, type HttpVerifyOptions } from '../../http/verify-http-request.js';
 import {
@@ -64,6 +73,12 @@ export interface InboundProxyOptions extends HttpVerifyOptions {
   readonly recorder?: InboundRecorder;
   /** True while the listener drains: HTTP/1 responses carry `connection: close`. */
   readonly draining?: () => boolean;
+  /**
+   * RFC 9728 metadata served without a token at `/.well-known/oauth-protected-resource`;
+   * its `resource` also becomes `resource_metadata` in every `Bearer` challenge (§5.1).
+   * Default: none (the path is then an ordinary, verified request).
+   */
+  readonly protectedResourceMetadata?: ProtectedResourceMetadata;
 }
 
 /** The inbound request handlers, to attach to an HTTPS/HTTP2 server (or test directly). */
@@ -110,10 +125,14 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
   });
   metrics?.observeInboundInFlight(() => limit.inFlight);
   const verify = createMeteredVerify(options, metrics);
+  const metadata = options.protectedResourceMetadata;
+  const bearer: BearerErrorOptions =
+    metadata !== undefined ? { resourceMetadata: resourceMetadataUrlOf(metadata.resource) } : {};
   // One metrics + access-log path for HTTP and gRPC alike (the sidecar passes its recorder).
   const reporter = createCallReporter(
     options.recorder ?? createInboundRecorder({ logger, metrics }),
     logger,
+    bearer,
   );
   const draining = options.draining !== undefined ? { draining: options.draining } : {};
   const appForward = createAppForward({
@@ -141,6 +160,7 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     reporter,
     logger,
     resumed,
+    bearer,
     ...draining,
   });
 
@@ -148,11 +168,13 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
     const started = performance.now();
     if (resumed.waiting > 0 && req.httpVersionMajor === 1) resumed.settle(req.socket);
     const grpc = isGrpc(req);
+    // FAPI 2.0 Implementation Advice §2.2.1: every answer from here on carries the id.
+    adoptInteractionId(req, res, logger);
     if (tracingActive()) startInboundSpan(req, grpc ? 'grpc' : 'http');
     // HTTP/2 header lists are bounded here (HTTP/1.1's parser enforces maxHeaderSize).
     if (headerBytesOf(req) > maxHeaderBytes) {
       const err = new CertboundError('ERR_HEADERS_TOO_LARGE');
-      if (grpc) writeGrpcError(res as Http2ServerResponse, err);
+      if (grpc) writeGrpcError(res as Http2ServerResponse, err, interactionIdHeaderOf(req.headers));
       else reporter.fail(req, res, err, started, undefined);
       return;
     }
@@ -171,6 +193,15 @@ export function createInboundProxy(options: InboundProxyOptions): InboundProxy {
       target = httpRequestTargetOf(req);
     } catch (err) {
       reporter.fail(req, res, err, started, undefined);
+      return;
+    }
+    // RFC 9728 §3: the metadata is public, so it is answered before any token check.
+    if (metadata !== undefined && isMetadataRequest(req.method, target.path)) {
+      const answer = metadataAnswerOf(metadata, req.method);
+      req.resume();
+      (res as ServerResponse).writeHead(answer.status, answer.headers);
+      res.end(answer.body);
+      reporter.record(req, answer.status, undefined, undefined, started, target);
       return;
     }
     verify(req, target).then(

@@ -3,6 +3,7 @@ import { CertboundError } from '../../errors.js';
 import { writeBearerError } from '../../http/bearer-error-response.js';
 import type { AnyRequest } from '../../http/connection-peer.js';
 import { writeGrpcError } from '../../grpc/trailers-only.js';
+import { interactionIdHeaderOf } from '../../observability/interaction-id.js';
 import type { AnyResponse } from './any-response.js';
 import type { CallReporter } from './call-reporter.js';
 import type { OverloadedBy } from './concurrency-limit.js';
@@ -30,7 +31,11 @@ export function refuseOverloaded(
   // Read and discard what the client still sends, so the stream can end cleanly.
   req.resume();
   if (grpc) {
-    const code = writeGrpcError(res as Http2ServerResponse, err);
+    const code = writeGrpcError(
+      res as Http2ServerResponse,
+      err,
+      interactionIdHeaderOf(req.headers),
+    );
     reporter.record(req, 200, code, undefined, started, undefined);
     return;
   }

@@ -1,7 +1,12 @@
 import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { isCertboundError } from '../../errors.js';
-import { bearerErrorResponseOf } from '../../http/bearer-error-response.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
+import {
+  bearerErrorResponseOf,
+  type BearerErrorOptions,
+} from '../../http/bearer-error-response.js';
+import { interactionIdHeaderOf } from '../../observability/interaction-id.js';
 import { httpRequestTargetOf } from '../../http/verify-http-request.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Principal } from '../../verify/principal.js';
@@ -33,13 +38,15 @@ export interface UpgradeHandlerOptions {
   readonly resumed: ResumedDeadlines;
   /** True while the listener drains: after a non-101 answer the connection closes. */
   readonly draining?: () => boolean;
+  /** How refusals are rendered (RFC 9728 `resource_metadata`). Default: plain challenges. */
+  readonly bearer?: BearerErrorOptions;
 }
 
 /** The `upgrade` event handler. */
 export type UpgradeHandler = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
 
 /** The head of the app's 101 answer, relayed as the app sent it (names as they came). */
-function switchedHeadOf(response: IncomingMessage): string {
+function switchedHeadOf(response: IncomingMessage, interactionId: string | undefined): string {
   const headers: OutgoingHttpHeaders = {};
   for (let i = 0; i + 1 < response.rawHeaders.length; i += 2) {
     const name = response.rawHeaders[i]!;
@@ -52,6 +59,7 @@ function switchedHeadOf(response: IncomingMessage): string {
           ? [...prior, value]
           : [String(prior), value];
   }
+  if (interactionId !== undefined) headers['x-fapi-interaction-id'] = interactionId;
   return http1HeadOf('HTTP/1.1 101 Switching Protocols', headers);
 }
 
@@ -60,12 +68,13 @@ function join(
   socket: Duplex,
   head: Buffer,
   outcome: Extract<UpgradeOutcome, { switched: true }>,
+  interactionId: string | undefined,
 ): void {
   const upstream = outcome.socket;
   upstream.on('error', () => socket.destroy());
   socket.once('close', () => upstream.destroy());
   upstream.once('close', () => socket.destroy());
-  socket.write(switchedHeadOf(outcome.response));
+  socket.write(switchedHeadOf(outcome.response, interactionId));
   if (outcome.head.length > 0) socket.write(outcome.head);
   if (head.length > 0) upstream.write(head);
   upstream.pipe(socket);
@@ -97,8 +106,13 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
     target: RequestTarget | undefined,
   ): void {
     if (!isCertboundError(err)) logger.error({ err }, 'inbound upgrade failed unexpectedly');
-    const response = bearerErrorResponseOf(err);
-    if (socket.writable) socket.end(rawBearerErrorOf(response));
+    const response = bearerErrorResponseOf(err, options.bearer);
+    // No ServerResponse here: the interaction id goes into the raw head itself.
+    const stamped = {
+      ...response,
+      headers: { ...response.headers, ...interactionIdHeaderOf(req.headers) },
+    };
+    if (socket.writable) socket.end(rawBearerErrorOf(stamped));
     else socket.destroy();
     reporter.record(req, response.status, response.code, undefined, started, target);
   }
@@ -165,7 +179,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
           return;
         }
         if (outcome.switched) {
-          join(socket, head, outcome);
+          join(socket, head, outcome, interactionIdHeaderOf(req.headers)['x-fapi-interaction-id']);
           reporter.record(req, 101, undefined, principal, started, target);
         } else relay(req, socket, head, outcome.response, principal, started, target);
       },
@@ -179,6 +193,7 @@ export function createUpgradeHandler(options: UpgradeHandlerOptions): UpgradeHan
 
   return (req, socket, head) => {
     const started = performance.now();
+    adoptInteractionId(req, undefined, logger);
     watch(socket);
     if (resumed.waiting > 0) resumed.settle(socket);
     let target: RequestTarget;

@@ -13,6 +13,8 @@ import { tlsOptionsOf } from '../../tls/follow-secure-context.js';
 import { Http2SessionPool } from '../../tls/http2-session-pool.js';
 import { forwardHeaders, relayGrpcStream } from '../relay-grpc-stream.js';
 import { writeGrpcError } from '../../grpc/trailers-only.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
+import { INTERACTION_ID_HEADER } from '../../observability/interaction-id.js';
 
 /** One gRPC upstream reached through the outbound listener. */
 export interface GrpcUpstream {
@@ -86,6 +88,8 @@ export function createGrpcOutboundForwarder(
     const stream = res.stream;
     // One span per outbound call, child of the app's traceparent; the upstream gets ours.
     const traced = tracingActive() ? startOutboundSpan(req.headers, url.host, 'POST') : undefined;
+    // FAPI 2.0 Implementation Advice §2.2.1: propagated upstream (or minted), echoed back.
+    const echoed = { [INTERACTION_ID_HEADER]: adoptInteractionId(req, undefined, undefined) };
     void (async () => {
       try {
         const identity = sessions.identity;
@@ -125,10 +129,11 @@ export function createGrpcOutboundForwarder(
                 endOutboundSpan(traced.span, 200, code);
               }
             : undefined,
+          echoed,
         );
       } catch (err) {
         req.resume();
-        const code = writeGrpcError(stream, err);
+        const code = writeGrpcError(stream, err, echoed);
         if (traced !== undefined) endOutboundSpan(traced.span, 200, code);
       }
     })();

@@ -10,7 +10,14 @@ import type { X509Source } from '../../identity/x509-source.js';
 import type { Logger } from '../../observability/logger.js';
 import type { SidecarMetrics } from '../../observability/metrics.js';
 import { endOutboundSpan, startOutboundSpan, tracingActive } from '../../observability/tracing.js';
-import type { AccessToken, TokenProvider, TokenRequest } from '../../token/access-token.js';
+import type {
+  AccessToken,
+  TokenProof,
+  TokenProvider,
+  TokenRequest,
+} from '../../token/access-token.js';
+import { sendDpopUpstreamRequest } from './dpop-upstream-request.js';
+import { adoptInteractionId } from '../../http/adopt-interaction-id.js';
 import { writeBearerError } from '../../http/bearer-error-response.js';
 import { relayResponseHeaders } from '../forward-headers.js';
 import { listen } from '../listen.js';
@@ -32,6 +39,8 @@ export interface OutboundUpstream {
   readonly scope?: string | readonly string[];
   /** SPIFFE ID the server certificate must carry (replaces host-name checking). */
   readonly spiffeId?: string;
+  /** `mtls` (default): certificate-bound Bearer token. `dpop`: DPoP-bound token + proofs. */
+  readonly proof?: TokenProof;
 }
 
 /** Options of {@link startOutboundListener}. */
@@ -190,6 +199,9 @@ export async function startOutboundListener(
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const started = performance.now();
+    // FAPI 2.0 Implementation Advice §2.2.1: the app's id goes on (a fresh one when it sent
+    // none or a malformed one), and comes back to the app on every answer.
+    const interactionId = adoptInteractionId(req, res, logger);
     const target = route(req);
     const upstream = target === undefined ? undefined : upstreams.get(target.name);
     // One span per proxied call, child of the app's traceparent; upstreams get ours.
@@ -211,8 +223,10 @@ export async function startOutboundListener(
         {
           method: req.method,
           upstream: upstream?.name,
+          proof: upstream?.proof ?? 'mtls',
           status,
           code,
+          interactionId,
           durationMs: Math.round((performance.now() - started) * 1000) / 1000,
         },
         'outbound request',
@@ -231,6 +245,7 @@ export async function startOutboundListener(
       ...(upstream.audience !== undefined ? { audience: upstream.audience } : {}),
       ...(upstream.resource !== undefined ? { resource: upstream.resource } : {}),
       ...(upstream.scope !== undefined ? { scope: upstream.scope } : {}),
+      ...(upstream.proof === 'dpop' ? { proof: 'dpop' as const } : {}),
     };
     const abort = new AbortController();
     res.once('close', () => {
@@ -242,9 +257,26 @@ export async function startOutboundListener(
         delete headers['authorization'];
         delete headers['expect'];
         headers['host'] = upstream.origin.host;
-        headers['authorization'] = `Bearer ${token.accessToken}`;
+        // W3C Trace Context: the upstream's span is a child of ours.
         traced?.inject(headers);
         const prefix = upstream.origin.pathname.replace(/\/$/, '');
+        if (token.dpop !== undefined) {
+          // RFC 9449 §7.1: `Authorization: DPoP` with a fresh proof; the app's own is dropped.
+          delete headers['dpop'];
+          return sendDpopUpstreamRequest({
+            agent,
+            accessToken: token.accessToken,
+            dpop: token.dpop.handle,
+            // Concatenated, never resolved: a path like `//other.host/` must stay on this origin.
+            url: new URL(upstream.origin.origin + prefix + target.path),
+            method: req.method ?? 'GET',
+            headers,
+            body: requestHasBody(req) ? req : null,
+            signal: abort.signal,
+            timeoutMs,
+          });
+        }
+        headers['authorization'] = `Bearer ${token.accessToken}`;
         return agent.request({
           origin: upstream.origin.origin,
           method: req.method as 'GET',
@@ -262,7 +294,9 @@ export async function startOutboundListener(
             answer.body.destroy();
             return;
           }
-          res.writeHead(answer.statusCode, relayResponseHeaders(answer.headers));
+          const out = relayResponseHeaders(answer.headers);
+          delete out['x-fapi-interaction-id'];
+          res.writeHead(answer.statusCode, out);
           answer.body.on('error', () => res.destroy());
           res.once('close', () => {
             if (!answer.body.readableEnded) answer.body.destroy();
