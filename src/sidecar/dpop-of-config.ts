@@ -1,3 +1,5 @@
+import type { ProfileName } from '../config/profile.js';
+import { FAPI2_ALGORITHMS } from '../verify/options.js';
 import type { DpopConfig } from '../config/dpop-schema.js';
 import { CertboundError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
@@ -37,7 +39,19 @@ export async function dpopVerifierOf(
   publicOrigin: string | undefined,
   logger?: Logger,
   metrics?: SidecarMetrics,
+  profile?: ProfileName,
 ): Promise<CertboundDpopVerifier> {
+  // FAPI 2.0 §5.4.1: proof keys sign with PS256, ES256 or EdDSA only, whatever the list says.
+  const fapiAlgorithms: readonly string[] = FAPI2_ALGORITHMS;
+  const algorithms =
+    profile === 'fapi2'
+      ? config.algorithms.filter((alg) => fapiAlgorithms.includes(alg))
+      : config.algorithms;
+  if (algorithms.length === 0)
+    throw new CertboundError(
+      'ERR_CONFIG_INVALID',
+      `verify.dpop.algorithms: profile fapi2 (§5.4.1) allows only ${FAPI2_ALGORITHMS.join(', ')} for DPoP proofs`,
+    );
   if (publicOrigin === undefined)
     throw new CertboundError(
       'ERR_CONFIG_INVALID',
@@ -69,7 +83,7 @@ export async function dpopVerifierOf(
   try {
     return createDpopVerifier({
       publicOrigin,
-      algorithms: config.algorithms,
+      algorithms,
       iatWindowMs: config.iatWindow,
       maxProofBytes: config.maxProofBytes,
       ...(config.nonce !== undefined ? { nonce: { key, stepMs: config.nonce.step } } : {}),

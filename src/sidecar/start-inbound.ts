@@ -30,6 +30,8 @@ export interface InboundDeps {
    */
   readonly live?: { readonly policies: InboundPolicies };
   /** Issuers the verifier trusts: RFC 9728 `authorization_servers`. */
+  /** The inbound DPoP verifier's proof algorithms (RFC 9728 metadata); none when DPoP is off. */
+  readonly dpopAlgorithms?: readonly string[] | undefined;
   readonly authorizationServers?: readonly string[];
 }
 
@@ -84,15 +86,22 @@ export async function startInbound(
           (fwd) => fwd.close(),
         )
       : undefined);
-  // RFC 9728: published when the public origin (the resource identifier) is known.
-  // TODO(lead): DPoP values from the DPoP verifier (required when every route is dpop).
+  // RFC 9728: published when the public origin (the resource identifier) is known. DPoP is
+  // required when every route requires it (a route without a policy is `mtls`).
+  const dpopAlgorithms = deps.dpopAlgorithms ?? [];
+  const requiresDpop = (p: { proof?: string | undefined }): boolean =>
+    p.proof === 'dpop' || p.proof === 'both';
   const metadata =
     inb.publicOrigin !== undefined
       ? protectedResourceMetadataOf({
           resource: inb.publicOrigin,
           authorizationServers: deps.authorizationServers ?? [],
-          dpopBoundAccessTokensRequired: false,
-          dpopSigningAlgValuesSupported: [],
+          dpopBoundAccessTokensRequired:
+            dpopAlgorithms.length > 0 &&
+            inb.policies.length > 0 &&
+            inb.policies.some((p) => p.prefix === '/') &&
+            inb.policies.every(requiresDpop),
+          dpopSigningAlgValuesSupported: dpopAlgorithms,
         })
       : undefined;
   const listenerRef: { current?: InboundListener } = {};

@@ -173,7 +173,13 @@ export async function startSidecar(
       const dpop =
         dpopConfig !== undefined
           ? lifecycle.own(
-              await dpopVerifierOf(dpopConfig, config.inbound?.publicOrigin, logger, metrics),
+              await dpopVerifierOf(
+                dpopConfig,
+                config.inbound?.publicOrigin,
+                logger,
+                metrics,
+                config.profile,
+              ),
               (d) => d.close(),
             )
           : undefined;
@@ -241,6 +247,7 @@ export async function startSidecar(
         lifecycle,
         inboundGrpcHandler: options.inboundGrpcHandler,
         forwarded,
+        dpopAlgorithms: proofSources.dpop?.algorithms,
         authorizationServers: config.verify !== undefined ? issuersOf(config.verify) : [],
       });
     }
