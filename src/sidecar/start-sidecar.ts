@@ -89,6 +89,7 @@ export async function startSidecar(
   const source = lifecycle.own(
     await identitySourceOf(config.identity, {
       requireServerAuth: config.inbound !== undefined,
+      authMethod: config.token?.authMethod,
       logger,
     }),
     (s) => s.close(),
