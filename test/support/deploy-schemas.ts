@@ -22,7 +22,7 @@ const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !
 class PodMonitor {
   readonly #data: Obj;
   constructor(data: never) {
-    this.#data = data as Obj;
+    this.#data = data;
   }
   validate(): void {
     const fail = (what: string): never => {
