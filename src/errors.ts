@@ -159,6 +159,45 @@ export const ERROR_TABLE = {
     summary:
       "The token is bound to another certificate than the caller's (stolen or replayed token).",
   },
+  // Proof of possession other than this connection's certificate (RFC 9440, RFC 9449)
+  ERR_FORWARDED_CERT_MISSING: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The route takes the client certificate from a trusted hop, and no trusted hop forwarded one.',
+  },
+  ERR_DPOP_REQUIRED: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The route requires a DPoP-bound token presented with the DPoP scheme and a proof.',
+  },
+  ERR_DPOP_DOWNGRADE: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The token is bound to a DPoP key (cnf.jkt) but was presented as a Bearer token.',
+  },
+  ERR_DPOP_NOT_BOUND: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary: 'The token came with a DPoP proof but is not bound to a DPoP key (no cnf.jkt).',
+  },
+  ERR_DPOP_KEY_MISMATCH: {
+    http: 401,
+    bearer: 'invalid_token',
+    grpc: S.UNAUTHENTICATED,
+    summary:
+      'The DPoP proof is signed with another key than the one the token is bound to (cnf.jkt).',
+  },
+  ERR_DPOP_UNAVAILABLE: {
+    http: 500,
+    bearer: null,
+    grpc: S.INTERNAL,
+    summary: 'The route accepts DPoP but no DPoP verifier is configured; nothing was forwarded.',
+  },
   // Values copied into identity headers / metadata
   ERR_CLAIM_UNSAFE: {
     http: 401,

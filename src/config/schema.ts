@@ -7,6 +7,7 @@ import {
   type TlsContextSettings,
 } from '../tls/follow-secure-context.js';
 import { normalisePath } from '../verify/request-path.js';
+import { PROOF_REQUIREMENTS, type ProofRequirement } from '../verify/proof-requirement.js';
 import { FILE_SOURCE_DEFAULTS } from '../identity/file-x509-source.js';
 import { SELF_RENEWING_DEFAULTS } from '../identity/self-renewing-x509-source.js';
 import { isLoopback } from '../loopback.js';
@@ -116,7 +117,28 @@ const policySchema = z.strictObject({
   spiffeIds: z.array(nonEmpty).optional(),
   scopes: z.array(nonEmpty).optional(),
   issuers: z.array(nonEmpty).optional(),
+  proof: z.enum(PROOF_REQUIREMENTS as [ProofRequirement, ...ProofRequirement[]]).optional(),
 });
+
+// RFC 6454 origin of the listener as clients address it: `https://host[:port]`, nothing else.
+const publicOrigin = z
+  .string()
+  .refine((value) => {
+    try {
+      const url = new URL(value);
+      return (
+        url.protocol === 'https:' &&
+        url.username === '' &&
+        url.password === '' &&
+        url.pathname === '/' &&
+        !value.includes('?') &&
+        !value.includes('#')
+      );
+    } catch {
+      return false;
+    }
+  }, 'must be an https origin without path, query or credentials, e.g. https://orders.example.com')
+  .transform((value) => new URL(value).origin);
 
 /** A colon-separated string (OpenSSL style) or a list, as a list of names. */
 const nameList = z
@@ -212,6 +234,7 @@ const inboundSchema = z.strictObject({
     .regex(/^[a-z0-9-]+-$/, 'must be lower-case letters, digits and dashes, ending in "-"')
     .default('x-certbound-'),
   stripHeaders: z.array(headerNamePattern).default([]),
+  publicOrigin: publicOrigin.optional(),
   limits: z
     .strictObject({
       maxHeaderBytes: z.number().int().min(1024).default(16_384),

@@ -9,7 +9,8 @@ const entriesCache = new WeakMap<Principal, { prefix: string; entries: Array<[st
 
 /**
  * The `<prefix>*` entries that describe a verified caller: `subject`, `client-id`,
- * `spiffe-id`, `scope` (space-separated) and `cert-thumbprint` (as on the HTTP path).
+ * `spiffe-id`, `scope` (space-separated), `cert-thumbprint`, `forwarded-by` (the trusted hop
+ * that forwarded the client certificate) and `dpop-jkt` (as on the HTTP path).
  * Values are checked first, as on the HTTP path (`checkIdentityValues`): a token whose
  * claims would carry control characters or non-ASCII into metadata is refused, never
  * passed on altered. Callers must not modify the returned array.
@@ -29,12 +30,24 @@ export function identityEntriesOf(
     [`${prefix}spiffe-id`, principal.spiffeId],
     [`${prefix}scope`, principal.scopes.join(' ')],
     [`${prefix}cert-thumbprint`, principal.thumbprint],
+    [`${prefix}forwarded-by`, forwardedByOf(principal)],
+    [`${prefix}dpop-jkt`, principal.jkt],
   ];
   const entries = candidates.filter(
     (e): e is [string, string] => e[1] !== undefined && e[1].length > 0,
   );
   entriesCache.set(principal, { prefix, entries });
   return entries;
+}
+
+/**
+ * The `forwarded-by` identity value: the SPIFFE ID of the trusted hop that forwarded the
+ * client certificate, else its certificate thumbprint; undefined for a direct connection.
+ */
+export function forwardedByOf(principal: Principal): string | undefined {
+  const hop = principal.forwardedBy;
+  if (hop === undefined) return undefined;
+  return hop.spiffeId ?? `x5t#S256=${hop.thumbprint}`;
 }
 
 /** True for a metadata key or header name in certbound's identity namespace. */

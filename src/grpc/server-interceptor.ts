@@ -41,6 +41,12 @@ export interface BoundTokenServerInterceptorOptions {
 
 const principals = new WeakMap<Metadata, Principal>();
 
+/** The IP address of a grpc-js peer string (`ipv4:127.0.0.1:50051`, `ipv6:[::1]:50051`). */
+function remoteAddressOf(peer: string): string | undefined {
+  const match = /^ipv4:([^:]+):\d+$/.exec(peer) ?? /^ipv6:\[([^\]]+)\]:\d+$/.exec(peer);
+  return match?.[1];
+}
+
 /**
  * The verified caller of a call that went through {@link boundTokenServerInterceptor}, or
  * undefined when the interceptor is not installed. Pass the handler's `call`.
@@ -77,6 +83,7 @@ export function boundTokenServerInterceptor(
     path: string,
     peer: PeerIdentity | undefined,
     peerError: CertboundError | undefined,
+    remoteAddress: string | undefined,
   ): Promise<Principal> {
     const authorization = metadata
       .get('authorization')
@@ -89,6 +96,8 @@ export function boundTokenServerInterceptor(
         ...(peerError !== undefined ? { peerError } : {}),
         method: 'POST',
         path,
+        header: (name) => metadata.get(name).filter((v): v is string => typeof v === 'string'),
+        remoteAddress,
       },
       verifier.pipeline,
       policies,
@@ -115,7 +124,7 @@ export function boundTokenServerInterceptor(
         }
         // The identity entries are built (and their values checked) inside the chain, so a
         // refused claim value ends the call like any other refusal.
-        authorize(metadata, path, peer, peerError)
+        authorize(metadata, path, peer, peerError, remoteAddressOf(call.getPeer()))
           .then((principal) => ({ principal, entries: identityEntriesOf(principal, prefix) }))
           .then(
             ({ principal, entries }) => {

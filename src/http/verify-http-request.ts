@@ -1,6 +1,6 @@
 import { CertboundError } from '../errors.js';
 import { authorizeRequest, type InboundRequest } from '../verify/authorize-request.js';
-import { authorizationValuesOf } from '../verify/bearer-token.js';
+import { authorizationValuesOf, headerValuesOf } from '../verify/bearer-token.js';
 import type { Verifier } from '../verify/create-verifier.js';
 import type { RoutePolicy } from '../verify/policy.js';
 import type { Principal } from '../verify/principal.js';
@@ -36,18 +36,22 @@ export function httpRequestTargetOf(req: AnyRequest): RequestTarget {
 /**
  * What the HTTP transports hand the pipeline for one request: every `Authorization`
  * value (raw headers: node keeps only the first in `req.headers`), the certificate of
- * this connection (read once per connection, before any `await`), method and normalised
- * path.
+ * this connection (read once per connection, before any `await`), method, normalised
+ * path, the proof headers (`DPoP`, forwarded certificates) and the remote address.
  */
 export function inboundRequestOf(req: AnyRequest, target: RequestTarget): InboundRequest {
   const peer = connectionPeerOf(req);
+  const rawHeaders = req.rawHeaders;
   return {
-    authorization: authorizationValuesOf(req.rawHeaders),
+    authorization: authorizationValuesOf(rawHeaders),
     tokenInQuery: tokenInQuery(req.url ?? '/'),
     peer,
     ...(peer === null ? { peerError: connectionPeerErrorOf(req) } : {}),
     method: req.method ?? 'GET',
     path: target.path,
+    // Read only by the proof step of routes that need them (DPoP, forwarded certificates).
+    header: (name) => headerValuesOf(rawHeaders, name),
+    remoteAddress: req.socket.remoteAddress,
   };
 }
 

@@ -93,7 +93,13 @@ export function createInboundRecorder(options: InboundRecorderOptions): InboundR
           // Which validator accepted the token: `jwt` or `introspection` (issue 14).
           validator: outcome.principal?.validator,
           spiffeId: peer?.spiffeId,
-          thumbprint: peer?.thumbprint.slice(0, 12),
+          thumbprint: peer?.thumbprint?.slice(0, 12),
+          // Which proof was checked, and where the client certificate came from (issues 15, 16).
+          proof: outcome.principal?.proof,
+          certSource: outcome.principal?.certificateSource,
+          forwardedBy:
+            outcome.principal?.forwardedBy?.spiffeId ??
+            outcome.principal?.forwardedBy?.thumbprint.slice(0, 12),
           traceId: traceIdOf(outcome.traceparent),
           durationMs: Math.round((performance.now() - outcome.startedAt) * 1000) / 1000,
         },

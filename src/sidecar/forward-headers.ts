@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { forwardedByOf } from '../grpc/identity-metadata.js';
 import { checkIdentityValues } from '../verify/identity-claims.js';
 import type { Principal } from '../verify/principal.js';
 
@@ -146,7 +147,10 @@ export function appRequestHeaders(
   if (principal.subject !== undefined) out[`${prefix}subject`] = principal.subject;
   out[`${prefix}scope`] = principal.scopes.join(' ');
   if (principal.spiffeId !== undefined) out[`${prefix}spiffe-id`] = principal.spiffeId;
-  out[`${prefix}cert-thumbprint`] = principal.thumbprint;
+  if (principal.thumbprint !== undefined) out[`${prefix}cert-thumbprint`] = principal.thumbprint;
+  const forwardedBy = forwardedByOf(principal);
+  if (forwardedBy !== undefined) out[`${prefix}forwarded-by`] = forwardedBy;
+  if (principal.jkt !== undefined) out[`${prefix}dpop-jkt`] = principal.jkt;
   return out;
 }
 

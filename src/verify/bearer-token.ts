@@ -1,46 +1,15 @@
-import { CertboundError } from '../errors.js';
-
-// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+import { credentialsOf } from './credentials.js';
 
 /**
  * Extracts the bearer token from the `Authorization` header value(s) of one request
- * (RFC 6750 §2.1). Pure: transports pass what they received.
+ * (RFC 6750 §2.1): {@link credentialsOf} with the `Bearer` scheme only.
  *
  * @param values every `Authorization` value received (HTTP headers or gRPC metadata)
  * @param tokenInQuery true when the URL carries `access_token` (RFC 6750 §2.3, refused)
  * @throws CertboundError `ERR_TOKEN_MISSING` (no credentials) or `ERR_INVALID_REQUEST`
  */
 export function bearerTokenOf(values: readonly string[], tokenInQuery = false): string {
-  if (tokenInQuery) {
-    throw new CertboundError(
-      'ERR_INVALID_REQUEST',
-      'Access tokens in the URL query are not accepted; use the Authorization header.',
-    );
-  }
-  if (values.length === 0) throw new CertboundError('ERR_TOKEN_MISSING');
-  if (values.length > 1) {
-    throw new CertboundError(
-      'ERR_INVALID_REQUEST',
-      'The request carries more than one Authorization header.',
-    );
-  }
-  const value = (values[0] ?? '').trim();
-  const space = value.indexOf(' ');
-  const scheme = space === -1 ? value : value.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') {
-    throw new CertboundError('ERR_INVALID_REQUEST', 'The Authorization scheme must be Bearer.');
-  }
-  const credentials = space === -1 ? '' : value.slice(space + 1).trim();
-  if (credentials.length === 0)
-    throw new CertboundError('ERR_INVALID_REQUEST', 'The Bearer credentials are empty.');
-  if (!B64TOKEN.test(credentials)) {
-    throw new CertboundError(
-      'ERR_INVALID_REQUEST',
-      'The Authorization header carries more than one token or invalid characters.',
-    );
-  }
-  return credentials;
+  return credentialsOf(values, tokenInQuery, false).token;
 }
 
 /**
@@ -49,9 +18,19 @@ export function bearerTokenOf(values: readonly string[], tokenInQuery = false): 
  * allows exactly one, so duplicates must be counted where they are still visible.
  */
 export function authorizationValuesOf(rawHeaders: readonly string[]): string[] {
+  return headerValuesOf(rawHeaders, 'authorization');
+}
+
+/**
+ * Every value of one header (lower-case `name`) in node's raw header list, in order:
+ * repeated fields stay visible (a second `DPoP` proof or `Client-Cert` is refused, not
+ * merged).
+ */
+export function headerValuesOf(rawHeaders: readonly string[], name: string): string[] {
   const values: string[] = [];
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-    if ((rawHeaders[i] as string).toLowerCase() === 'authorization')
+    const field = rawHeaders[i] as string;
+    if (field.length === name.length && field.toLowerCase() === name)
       values.push(rawHeaders[i + 1] as string);
   }
   return values;

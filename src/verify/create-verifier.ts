@@ -6,7 +6,7 @@ import { authorizeToken, type AuthorizationPipeline } from './authorize-request.
 import { createJwtValidator } from './jwt-validator.js';
 import { VERIFIER_DEFAULTS, type VerifierOptions } from './options.js';
 import type { Principal } from './principal.js';
-import { mtlsProof } from './proof-of-possession.js';
+import type { ProofSources } from './proof-inputs.js';
 import type { TokenValidator } from './token-validator.js';
 import { VerifiedTokenCache } from './verified-token-cache.js';
 
@@ -54,7 +54,7 @@ export interface Verifier {
 }
 
 /** What {@link composeVerifier} builds a {@link Verifier} from. */
-export interface VerifierParts {
+export interface VerifierParts extends ProofSources {
   /** Every validator (their caches are counted, readiness combined, all closed). */
   readonly validators: readonly TokenValidator[];
   /** Picks the validator of one token. */
@@ -72,8 +72,8 @@ function cacheOf(validator: TokenValidator): VerifiedTokenCache | undefined {
 }
 
 /**
- * The {@link Verifier} of a set of token validators: the inbound pipeline with the mTLS
- * proof of possession, the per-connection memo, and the validators' counters, readiness
+ * The {@link Verifier} of a set of token validators: the inbound pipeline with its proof
+ * sources (the connection's certificate; DPoP and forwarded certificates when given), the per-connection memo, and the validators' counters, readiness
  * (a failing one names itself in the reason) and close.
  */
 export function composeVerifier(parts: VerifierParts): Verifier {
@@ -81,7 +81,8 @@ export function composeVerifier(parts: VerifierParts): Verifier {
   let memoHits = 0;
   const pipeline: AuthorizationPipeline = {
     validatorFor: (token) => parts.validatorFor(token),
-    proof: mtlsProof,
+    forwarded: parts.forwardedCertificates,
+    dpop: parts.dpop,
     clockToleranceMs: parts.clockToleranceSec * 1000,
     now: parts.now,
     ...(parts.cacheOn ? { memo: new WeakMap() } : {}),
@@ -116,13 +117,19 @@ export function composeVerifier(parts: VerifierParts): Verifier {
       cacheSize: sum((c) => c.size),
     }),
     ready(): ReadinessStatus {
-      const failing = parts.validators.map((v) => v.ready()).filter((r) => !r.ok);
-      if (failing.length === 0) return { ok: true };
-      return { ok: false, reason: failing.map((r) => r.reason ?? 'not ready').join('; ') };
+      const reasons = parts.validators
+        .map((v) => v.ready())
+        .filter((r) => !r.ok)
+        .map((r) => r.reason ?? 'not ready');
+      // The shared DPoP replay store: without it proofs cannot be checked for replay.
+      const dpopProblem = parts.dpop?.readinessProblem?.();
+      if (dpopProblem !== undefined) reasons.push(dpopProblem);
+      if (reasons.length === 0) return { ok: true };
+      return { ok: false, reason: reasons.join('; ') };
     },
     refreshKeys: () => parts.refreshKeys(),
     close: async () => {
-      await Promise.all(parts.validators.map((v) => v.close()));
+      await Promise.all([...parts.validators.map((v) => v.close()), parts.dpop?.close?.()]);
     },
   };
 }
@@ -143,5 +150,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     clockToleranceSec: options.clockToleranceSec ?? VERIFIER_DEFAULTS.clockToleranceSec,
     cacheOn: (options.cacheSize ?? 1) > 0,
     now: options.now ?? Date.now,
+    dpop: options.dpop,
+    forwardedCertificates: options.forwardedCertificates,
   });
 }

@@ -2,7 +2,8 @@ import { CertboundError } from '../errors.js';
 import type { Principal } from './principal.js';
 
 /** The parts of a principal that are copied into identity headers or metadata. */
-export type IdentityValues = Pick<Principal, 'clientId' | 'subject' | 'scopes' | 'spiffeId'>;
+export type IdentityValues = Pick<Principal, 'clientId' | 'subject' | 'scopes' | 'spiffeId'> &
+  Partial<Pick<Principal, 'forwardedBy'>>;
 
 // RFC 9110 §5.5 field-value: visible ASCII and spaces, no leading or trailing space (a
 // parser trims it, so the app would read another identity than the one verified).
@@ -42,5 +43,6 @@ export function checkIdentityValues(values: IdentityValues): void {
   check('client id', values.clientId);
   check('subject', values.subject);
   check('SPIFFE ID', values.spiffeId);
+  check('forwarding hop SPIFFE ID', values.forwardedBy?.spiffeId);
   for (const scope of values.scopes) if (!SCOPE_TOKEN.test(scope)) refuse('scope', scope);
 }

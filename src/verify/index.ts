@@ -5,7 +5,7 @@ export {
   type PeerInput,
 } from './create-verifier.js';
 export { DEFAULT_ALGORITHMS, type VerifierOptions, type JwksOption } from './options.js';
-export { principalOf, scopesOf, type Principal } from './principal.js';
+export { principalOf, scopesOf, type Principal, type PrincipalBinding } from './principal.js';
 export { authorizationValuesOf, bearerTokenOf } from './bearer-token.js';
 export {
   checkPolicy,
@@ -33,7 +33,31 @@ export {
   type PolicyTable,
 } from './authorize-request.js';
 export type { TokenValidator, ValidatedToken } from './token-validator.js';
-export { mtlsProof, type ProofOfPossession, type ProofContext } from './proof-of-possession.js';
+export {
+  certificateEvidenceOf,
+  proveBinding,
+  type ProofContext,
+  type CertificateEvidence,
+  type BindingProof,
+  type BindingInput,
+} from './proof-of-possession.js';
+export {
+  proofRulesOf,
+  PROOF_REQUIREMENTS,
+  type ProofRequirement,
+  type ProofRules,
+  type CertificateSources,
+} from './proof-requirement.js';
+export type {
+  DpopVerifier,
+  DpopProofInput,
+  VerifiedDpopProof,
+  ForwardedCertificates,
+  ForwardedCertificateInput,
+  ForwardedResolution,
+  ProofSources,
+} from './proof-inputs.js';
+export { credentialsOf, type Credentials } from './credentials.js';
 export { createJwtValidator, type JwtValidator } from './jwt-validator.js';
 export {
   createIntrospectionValidator,

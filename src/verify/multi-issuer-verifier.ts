@@ -4,6 +4,7 @@ import { createIntrospectionValidator } from './introspection-validator.js';
 import { issuerRouter } from './issuer-router.js';
 import { createJwtValidator, type JwtValidator } from './jwt-validator.js';
 import { VERIFIER_DEFAULTS, type JwksOption } from './options.js';
+import type { ProofSources } from './proof-inputs.js';
 import type { TokenValidator } from './token-validator.js';
 
 /** One trusted issuer of {@link createMultiIssuerVerifier}: JWTs (`jwks`), opaque tokens (`introspection`), or both. */
@@ -26,7 +27,7 @@ export interface IssuerOptions {
 }
 
 /** Options of {@link createMultiIssuerVerifier}; the shared ones apply to every issuer. */
-export interface MultiIssuerVerifierOptions {
+export interface MultiIssuerVerifierOptions extends ProofSources {
   issuers: IssuerOptions[];
   /** Clock skew tolerated on `exp`/`nbf`/`iat`, in seconds. Default 30. */
   clockToleranceSec?: number;
@@ -113,5 +114,7 @@ export function createMultiIssuerVerifier(options: MultiIssuerVerifierOptions): 
     clockToleranceSec: options.clockToleranceSec ?? VERIFIER_DEFAULTS.clockToleranceSec,
     cacheOn: (options.cacheSize ?? 1) > 0,
     now: options.now ?? Date.now,
+    dpop: options.dpop,
+    forwardedCertificates: options.forwardedCertificates,
   });
 }

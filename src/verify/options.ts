@@ -1,3 +1,4 @@
+import type { ProofSources } from './proof-inputs.js';
 import type { JSONWebKeySet } from 'jose';
 
 /** Algorithms accepted when `algorithms` is not set. Never `none`, never HS*. */
@@ -45,7 +46,7 @@ export type JwksOption =
     };
 
 /** Options of {@link createVerifier}. */
-export interface VerifierOptions {
+export interface VerifierOptions extends ProofSources {
   /** Where the signing keys come from. */
   jwks: JwksOption;
   /** Expected `iss` (exact match). Required: a verifier that trusts any issuer is a bug. */

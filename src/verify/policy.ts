@@ -1,5 +1,6 @@
 import { CertboundError } from '../errors.js';
 import type { Principal } from './principal.js';
+import type { ProofRequirement } from './proof-requirement.js';
 import { normalisePath } from './request-path.js';
 
 /** Who may call a route (HTTP path prefix) or a gRPC method. Unset fields allow anyone. */
@@ -12,6 +13,11 @@ export interface AccessPolicy {
   scopes?: readonly string[];
   /** Allowed token issuers (`iss`), when several are trusted. */
   issuers?: readonly string[];
+  /**
+   * Which proof of possession the route requires (see {@link ProofRequirement}); default
+   * `mtls`: the token is bound to the certificate of this connection.
+   */
+  proof?: ProofRequirement;
 }
 
 /**

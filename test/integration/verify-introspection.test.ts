@@ -8,7 +8,7 @@ import { peerIdentityOf } from '../../src/binding/peer-identity.js';
 import { isCertboundError, type CertboundError } from '../../src/errors.js';
 import { MtlsAgents } from '../../src/token/mtls-agents.js';
 import { createTokenClient, type TokenClient } from '../../src/token/index.js';
-import { authorizeToken, mtlsProof, type AuthorizationPipeline } from '../../src/verify/index.js';
+import { authorizeToken, type AuthorizationPipeline } from '../../src/verify/index.js';
 import {
   createIntrospectionValidator,
   type IntrospectionValidator,
@@ -111,7 +111,6 @@ describe('introspection validator against oidc-provider (opaque tokens bound to 
   function pipelineOf(v: IntrospectionValidator): AuthorizationPipeline {
     return {
       validatorFor: () => v,
-      proof: mtlsProof,
       clockToleranceMs: 30_000,
       now,
       memo: new WeakMap(),

@@ -6,7 +6,6 @@ import {
   type AuthorizationPipeline,
   type InboundRequest,
 } from '../../src/verify/authorize-request.js';
-import { mtlsProof } from '../../src/verify/proof-of-possession.js';
 import type { TokenValidator } from '../../src/verify/token-validator.js';
 
 const PEER: PeerIdentity = { thumbprint: 'A'.repeat(43), spiffeId: 'spiffe://d/orders' };
@@ -33,7 +32,6 @@ function pipelineWith(calls: string[], memo = true): AuthorizationPipeline {
   };
   return {
     validatorFor: () => validator,
-    proof: mtlsProof,
     clockToleranceMs: 0,
     now: () => NOW,
     ...(memo ? { memo: new WeakMap() } : {}),

@@ -73,8 +73,13 @@ describe('createVerifier: RFC 9068 + RFC 8705 table', () => {
     ['no cnf', () => as.sign(undefined), 'ERR_CNF_MISSING'],
     [
       'cnf without x5t#S256',
-      () => as.sign(undefined, { cnf: { jkt: 'abc' } }),
+      () => as.sign(undefined, { cnf: { other: 'abc' } }),
       'ERR_CNF_THUMBPRINT_MISSING',
+    ],
+    [
+      'a DPoP-bound token (cnf.jkt) presented as Bearer (RFC 9449 §7.2)',
+      () => as.sign(undefined, { cnf: { jkt: 'abc' } }),
+      'ERR_DPOP_DOWNGRADE',
     ],
     [
       'padded thumbprint',

@@ -4,7 +4,7 @@ import type { PeerIdentity } from '../../binding/peer-identity.js';
 import { CertboundError, ERROR_TABLE } from '../../errors.js';
 import type { InboundRecorder } from '../../observability/inbound-recorder.js';
 import { authorizeRequest } from '../../verify/authorize-request.js';
-import { authorizationValuesOf } from '../../verify/bearer-token.js';
+import { authorizationValuesOf, headerValuesOf } from '../../verify/bearer-token.js';
 import type { Verifier } from '../../verify/create-verifier.js';
 import type { Principal } from '../../verify/principal.js';
 import {
@@ -99,6 +99,8 @@ export function createGrpcForwarder(options: GrpcForwarderOptions): GrpcForwarde
             ...(peerError !== undefined ? { peerError } : {}),
             method: 'POST',
             path,
+            header: (name) => headerValuesOf(req.rawHeaders, name),
+            remoteAddress: req.socket.remoteAddress,
           },
           options.verifier.pipeline,
           options.policies,
