@@ -54,7 +54,7 @@ certs: build ## dev CA + certificates for orders, payments and attacker in certs
 	done
 
 clean: ## remove build output and generated certificates
-	rm -rf dist coverage bench/results
+	rm -rf dist schema coverage bench/results
 	find $(CERTS_DIR) -mindepth 1 ! -name README.md -exec rm -rf {} +
 
 bench: build ## benchmarks: prints ratios measured side by side in one run
