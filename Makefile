@@ -6,6 +6,8 @@ TRUST_DOMAIN ?= demo.local
 CLI := node dist/src/cli/main.js
 SERVICES := orders payments attacker
 STAMP := node_modules/.certbound-installed
+BUILD_STAMP := dist/.build-stamp
+BUILD_INPUTS := $(shell find src devstack scripts -name '*.ts') tsconfig.json tsconfig.build.json package.json
 
 .PHONY: help setup build test test-unit lint typecheck format certs clean bench rotate rotate-ca retire-ca certs-status
 
@@ -20,8 +22,13 @@ setup: ## install dependencies (npm ci)
 	npm ci --no-audit --no-fund
 	@touch $(STAMP)
 
-build: $(STAMP) ## compile TypeScript to dist/
-	npx tsc -p tsconfig.build.json
+build: $(BUILD_STAMP) ## compile TypeScript to dist/ and write schema/ (only when an input changed)
+
+# One stamp for the whole compile: tsc writes many files, and `make rotate` and friends
+# must not recompile when no source, script or tsconfig changed since the last build.
+$(BUILD_STAMP): $(STAMP) $(BUILD_INPUTS)
+	npm run --silent build
+	@touch $@
 
 typecheck: $(STAMP) ## type-check sources, tests and benches
 	npx tsc -p tsconfig.json --noEmit
@@ -47,7 +54,7 @@ certs: build ## dev CA + certificates for orders, payments and attacker in certs
 	done
 
 clean: ## remove build output and generated certificates
-	rm -rf dist coverage bench/results
+	rm -rf dist schema coverage bench/results
 	find $(CERTS_DIR) -mindepth 1 ! -name README.md -exec rm -rf {} +
 
 bench: build ## benchmarks: prints ratios measured side by side in one run

@@ -7,7 +7,7 @@ import {
   type ServerUnaryCall,
 } from '@grpc/grpc-js';
 import type { JSONWebKeySet } from 'jose';
-import { certboundProtos, type EchoRequest, type EchoResponse } from '../src/grpc/protos.js';
+import { demoProtos, type EchoRequest, type EchoResponse } from '../devstack/demo-protos.js';
 import { boundTokenServerInterceptor, grpcPrincipalOf } from '../src/grpc/server-interceptor.js';
 import { createVerifier } from '../src/verify/create-verifier.js';
 
@@ -37,7 +37,7 @@ const implementation = {
 
 async function serve(credentials: ServerCredentials, interceptors: ServerInterceptor[]) {
   const server = new Server({ interceptors });
-  server.addService(certboundProtos().echoService, implementation);
+  server.addService(demoProtos().echoService, implementation);
   return new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', credentials, (err, port) =>
       err ? reject(err) : resolve(port),

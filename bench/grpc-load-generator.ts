@@ -7,7 +7,7 @@ import {
   type Client,
   type ServiceError,
 } from '@grpc/grpc-js';
-import { certboundProtos, type EchoRequest, type EchoResponse } from '../src/grpc/protos.js';
+import { demoProtos, type EchoRequest, type EchoResponse } from '../devstack/demo-protos.js';
 import { runClosedLoop, type LoadCounters } from './closed-loop.js';
 import type { LoadResult } from './load-result.js';
 
@@ -42,7 +42,7 @@ async function run(spec: GrpcLoadSpec): Promise<LoadResult> {
   const tokens = readFileSync(spec.tokensPath, 'utf8')
     .split('\n')
     .filter((t) => t.length > 0);
-  const Ctor = makeClientConstructor(certboundProtos().echoService, 'demo.v1.Echo');
+  const Ctor = makeClientConstructor(demoProtos().echoService, 'demo.v1.Echo');
   const client = new Ctor(
     spec.target,
     credentials.createSsl(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { credentials, makeClientConstructor, Metadata, type ServiceError } from '@grpc/grpc-js';
 import { Agent, request } from 'undici';
-import { certboundProtos } from '../src/grpc/protos.js';
+import { demoProtos } from '../devstack/demo-protos.js';
 import type { BenchEnv } from './bench-env.js';
 
 /** What one endpoint answered to a valid bound token and to a token bound to another cert. */
@@ -58,7 +58,7 @@ export async function checkGrpc(
   env: BenchEnv,
   endpoints: ReadonlyArray<{ name: string; target: string; checks: boolean }>,
 ): Promise<CheckResult[]> {
-  const Ctor = makeClientConstructor(certboundProtos().echoService, 'demo.v1.Echo');
+  const Ctor = makeClientConstructor(demoProtos().echoService, 'demo.v1.Echo');
   const out: CheckResult[] = [];
   for (const e of endpoints) {
     const client = new Ctor(

@@ -16,10 +16,9 @@ import {
   type ClientUnaryCall,
   type ServiceError,
 } from '@grpc/grpc-js';
+import { demoProtos, type EchoRequest, type EchoResponse } from '../demo-protos.js';
 import {
   certboundProtos,
-  type EchoRequest,
-  type EchoResponse,
   type GetTokenRequest,
   type GetTokenResponse,
 } from '../../src/grpc/protos.js';
@@ -138,7 +137,7 @@ export function echoClient(
   creds: ChannelCredentials,
   authority?: string,
 ): EchoClient {
-  const Ctor = makeClientConstructor(certboundProtos().echoService, 'demo.v1.Echo');
+  const Ctor = makeClientConstructor(demoProtos().echoService, 'demo.v1.Echo');
   return new Ctor(address, creds, {
     // A private pool: clients with other certificates never share a connection.
     'grpc.use_local_subchannel_pool': 1,

@@ -8,7 +8,7 @@ import {
   type ServerUnaryCall,
   type ServerWritableStream,
 } from '@grpc/grpc-js';
-import { certboundProtos, type EchoRequest, type EchoResponse } from '../../src/grpc/protos.js';
+import { demoProtos, type EchoRequest, type EchoResponse } from '../demo-protos.js';
 
 /** The demo's gRPC service (`demo.v1.Echo`): plaintext HTTP/2 on 127.0.0.1 behind its sidecar. */
 export interface OrdersApp {
@@ -37,7 +37,7 @@ export async function startOrdersApp(port = 0): Promise<OrdersApp> {
     index,
   });
   const server = new Server();
-  server.addService(certboundProtos().echoService, {
+  server.addService(demoProtos().echoService, {
     Unary(call: ServerUnaryCall<EchoRequest, EchoResponse>, cb: sendUnaryData<EchoResponse>) {
       calls++;
       cb(null, reply(call.metadata, call.request.message, 0));

@@ -4,6 +4,8 @@ import { x509 } from '../identity/x509-provider.js';
 
 const ECDSA_P256 = algorithmOf('P-256');
 const DAY = 86_400_000;
+/** notBefore is back-dated this much for clock skew between peers; it is not taken from the lifetime. */
+const CLOCK_SKEW_MS = 60_000;
 
 /** A CA able to sign certificates: its certificate and private key. */
 export interface DevCa {
@@ -30,9 +32,12 @@ export interface IssueOptions {
   name: string;
   /** SPIFFE ID written as the URI SAN, e.g. `spiffe://demo.local/ns/default/sa/orders`. */
   spiffeId?: string;
-  /** Lifetime in milliseconds. Default 24 h. */
+  /** Lifetime in milliseconds, counted from now (from `notBefore` when given). Default 24 h. */
   ttlMs?: number;
-  /** Override notBefore (tests of not-yet-valid and expired certificates). */
+  /**
+   * Override notBefore (tests of not-yet-valid and expired certificates); the lifetime then
+   * counts from it. Default: one minute ago, for clock skew.
+   */
   notBefore?: Date;
   /** Key algorithm when no CSR is given. Default `P-256`. */
   keyType?: KeyType;
@@ -53,18 +58,18 @@ function serialNumber(): string {
 /**
  * Creates a self-signed root CA (ECDSA P-256) for development and tests.
  *
- * @param options.ttlMs lifetime, default 1 year
+ * @param options.ttlMs lifetime counted from now, default 1 year
  */
 export async function createDevCa(
   options: { commonName?: string; ttlMs?: number } = {},
 ): Promise<DevCa> {
   const keys = await generateKeyPair('P-256');
-  const notBefore = new Date(Date.now() - 60_000);
+  const now = Date.now();
   const cert = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serialNumber(),
     name: `CN=${options.commonName ?? 'certbound dev CA'}, O=certbound`,
-    notBefore,
-    notAfter: new Date(notBefore.getTime() + (options.ttlMs ?? 365 * DAY)),
+    notBefore: new Date(now - CLOCK_SKEW_MS),
+    notAfter: new Date(now + (options.ttlMs ?? 365 * DAY)),
     signingAlgorithm: ECDSA_P256,
     keys,
     extensions: [
@@ -118,8 +123,10 @@ export async function issueCertificate(
     publicKey = keys.publicKey;
     keyPem = await privateKeyPem(keys.privateKey);
   }
-  const notBefore = options.notBefore ?? new Date(Date.now() - 60_000);
-  const notAfter = new Date(notBefore.getTime() + (options.ttlMs ?? DAY));
+  const now = Date.now();
+  const notBefore = options.notBefore ?? new Date(now - CLOCK_SKEW_MS);
+  // `--ttl 30s` means valid for 30 s from now: the skew back-dating comes on top.
+  const notAfter = new Date((options.notBefore?.getTime() ?? now) + (options.ttlMs ?? DAY));
   const usages = options.usages ?? ['clientAuth', 'serverAuth'];
   const sans: x509.JsonGeneralName[] = [
     ...(options.spiffeId !== undefined ? [{ type: 'url' as const, value: options.spiffeId }] : []),
@@ -163,7 +170,8 @@ export async function issueCertificate(
     certPem: cert.toString('pem') + '\n',
     ...(keyPem !== undefined ? { keyPem } : {}),
     serialNumber: serial,
-    notBefore,
-    notAfter,
+    // What the certificate says (whole seconds), which is what `certs issue` prints.
+    notBefore: cert.notBefore,
+    notAfter: cert.notAfter,
   };
 }

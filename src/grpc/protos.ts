@@ -30,6 +30,29 @@ const LOAD_OPTIONS: Options = {
   includeDirs: [PROTO_DIR],
 };
 
+/**
+ * Loads `.proto` files of the package's `proto/` folder (paths relative to it) and returns the
+ * named services, with the loader options above.
+ *
+ * @throws Error when a named service is not in the files
+ */
+export function loadProtoServices<N extends string>(
+  files: readonly string[],
+  names: readonly N[],
+): Record<N, ServiceDefinition> {
+  const definition: PackageDefinition = loadSync([...files], LOAD_OPTIONS);
+  const out = {} as Record<N, ServiceDefinition>;
+  for (const name of names) {
+    const found = definition[name];
+    // Message and enum definitions carry `format`; services do not.
+    if (found === undefined || 'format' in found) {
+      throw new Error(`service ${name} missing from proto/`);
+    }
+    out[name] = found;
+  }
+  return out;
+}
+
 /** The gRPC services certbound defines or serves, loaded from `proto/`. */
 export interface CertboundProtos {
   /** `certbound.v1.TokenService` */
@@ -38,32 +61,21 @@ export interface CertboundProtos {
   readonly identityService: ServiceDefinition;
   /** `grpc.health.v1.Health` */
   readonly healthService: ServiceDefinition;
-  /** `demo.v1.Echo` */
-  readonly echoService: ServiceDefinition;
 }
 
 let loaded: CertboundProtos | undefined;
 
-/** Loads (once) and returns the service definitions of `proto/`. */
+/** Loads (once) and returns the service definitions of `proto/` (the demo's are in devstack). */
 export function certboundProtos(): CertboundProtos {
   if (loaded !== undefined) return loaded;
-  const definition: PackageDefinition = loadSync(
-    ['certbound/v1/token.proto', 'grpc/health/v1/health.proto', 'demo/v1/echo.proto'],
-    LOAD_OPTIONS,
+  const services = loadProtoServices(
+    ['certbound/v1/token.proto', 'grpc/health/v1/health.proto'],
+    ['certbound.v1.TokenService', 'certbound.v1.IdentityService', 'grpc.health.v1.Health'],
   );
-  const service = (name: string): ServiceDefinition => {
-    const found = definition[name];
-    // Message and enum definitions carry `format`; services do not.
-    if (found === undefined || 'format' in found) {
-      throw new Error(`service ${name} missing from proto/`);
-    }
-    return found;
-  };
   loaded = {
-    tokenService: service('certbound.v1.TokenService'),
-    identityService: service('certbound.v1.IdentityService'),
-    healthService: service('grpc.health.v1.Health'),
-    echoService: service('demo.v1.Echo'),
+    tokenService: services['certbound.v1.TokenService'],
+    identityService: services['certbound.v1.IdentityService'],
+    healthService: services['grpc.health.v1.Health'],
   };
   return loaded;
 }
@@ -96,17 +108,3 @@ export interface IdentityUpdate {
 
 /** `grpc.health.v1.HealthCheckResponse.ServingStatus` */
 export type ServingStatus = 'UNKNOWN' | 'SERVING' | 'NOT_SERVING' | 'SERVICE_UNKNOWN';
-
-/** `demo.v1.EchoRequest` */
-export interface EchoRequest {
-  message: string;
-  count: number;
-}
-
-/** `demo.v1.EchoResponse` */
-export interface EchoResponse {
-  message: string;
-  client_id: string;
-  spiffe_id: string;
-  index: number;
-}

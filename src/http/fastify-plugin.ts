@@ -2,10 +2,21 @@ import type { IncomingMessage } from 'node:http';
 import { bearerErrorResponseOf } from './bearer-error-response.js';
 import { CertboundError } from '../errors.js';
 import { compilePolicies } from '../verify/policy.js';
+import type {} from 'fastify';
+import type { Principal } from '../verify/principal.js';
 import { adoptInteractionId } from './adopt-interaction-id.js';
 import { INTERACTION_ID_HEADER } from '../observability/interaction-id.js';
 import { attachPrincipal, bearerOptionsOf, type CertboundHttpOptions } from './middleware.js';
 import { httpRequestTargetOf, verifyHttpRequest } from './verify-http-request.js';
+
+// Types `request.certbound` for Fastify users (`app.register(certboundFastify, …)`). Only a
+// type: fastify stays an optional peer dependency and is never imported at run time.
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified caller, set by the certbound plugin's `onRequest` hook. */
+    certbound?: Principal;
+  }
+}
 
 /** The parts of a Fastify instance the plugin uses (no runtime dependency on fastify). */
 export interface FastifyLike {

@@ -15,6 +15,12 @@ export interface CheckIdentityOptions {
   now?: () => number;
   /** Name of where the material came from, for messages (e.g. a file path). */
   origin?: string;
+  /**
+   * Also accept a self-signed leaf that is in no bundle, as `self_signed_tls_client_auth`
+   * uses (RFC 8705 §2.2: the AS trusts the registered certificate itself, not a CA).
+   * The leaf must be self-issued and verify with its own key. Default false.
+   */
+  selfSignedLeaf?: boolean;
 }
 
 const OID_CLIENT_AUTH = '1.3.6.1.5.5.7.3.2';
@@ -59,10 +65,16 @@ function chainsToBundle(chain: X509Certificate[], bundle: X509Certificate[]): bo
   return false;
 }
 
+function isSelfSigned(leaf: X509Certificate): boolean {
+  // Not checkIssued(leaf): OpenSSL requires keyCertSign of an issuer, which a CA:FALSE leaf lacks.
+  return leaf.subject === leaf.issuer && leaf.verify(leaf.publicKey);
+}
+
 /**
  * Check-before-publish (as linkerd2-proxy does): parses PEM material and verifies that the
  * key matches the leaf, the leaf is within its validity window, it chains to the bundle
- * and it has the clientAuth EKU (and serverAuth when asked).
+ * (or, with `selfSignedLeaf`, is a self-signed certificate) and it has the clientAuth EKU
+ * (and serverAuth when asked).
  *
  * @throws CertboundError ERR_CERT_PARSE, ERR_KEY_PARSE, ERR_BUNDLE_EMPTY, ERR_KEY_MISMATCH,
  *   ERR_CERT_EXPIRED, ERR_CERT_NOT_YET_VALID, ERR_CERT_UNTRUSTED or ERR_CERT_EKU.
@@ -110,7 +122,8 @@ export function checkIdentity(
       { details: { origin } },
     );
   }
-  if (!chainsToBundle(chain, bundle)) {
+  const selfSigned = options.selfSignedLeaf === true && chain.length === 1 && isSelfSigned(leaf);
+  if (!selfSigned && !chainsToBundle(chain, bundle)) {
     throw new CertboundError(
       'ERR_CERT_UNTRUSTED',
       `${origin}: the certificate (issuer ${leaf.issuer.replace(/\n/g, ', ')}) does not chain to the trust bundle.`,

@@ -43,6 +43,8 @@ export interface FileX509SourceOptions {
   debounceMs?: number;
   /** Also require the serverAuth EKU (the identity serves TLS). Default false. */
   requireServerAuth?: boolean;
+  /** Accept a self-signed leaf (`self_signed_tls_client_auth`, RFC 8705 §2.2). Default false.. */
+  selfSignedLeaf?: boolean;
   /** Parent logger; the source logs through its `identity` child. */
   logger?: Logger;
   /** Clock, for tests of validity windows. */
@@ -81,6 +83,7 @@ export class FileX509Source extends X509SourceBase {
       pollIntervalMs: options.pollIntervalMs ?? FILE_SOURCE_DEFAULTS.pollIntervalMs,
       debounceMs: options.debounceMs ?? FILE_SOURCE_DEFAULTS.debounceMs,
       requireServerAuth: options.requireServerAuth ?? false,
+      selfSignedLeaf: options.selfSignedLeaf ?? false,
       now: options.now,
     };
     this.#logger = logger;
@@ -219,6 +222,7 @@ export class FileX509Source extends X509SourceBase {
     const o = this.#options;
     return checkIdentity(material, {
       requireServerAuth: o.requireServerAuth,
+      selfSignedLeaf: o.selfSignedLeaf,
       origin: o.certPath,
       ...(o.now !== undefined ? { now: o.now } : {}),
     });

@@ -1,4 +1,5 @@
 import type { CertboundConfig } from '../config/schema.js';
+import type { TlsAuthMethod } from '../token/options.js';
 import { FileX509Source } from '../identity/file-x509-source.js';
 import type { X509Source } from '../identity/x509-source.js';
 import type { Logger } from '../observability/logger.js';
@@ -7,10 +8,17 @@ import type { Logger } from '../observability/logger.js';
  * The workload identity that `identity` configures: files that cert-manager (or
  * `make certs`) writes, or a certificate self-renewed from the dev CA. The sources log
  * through their own `identity` child of `logger`.
+ *
+ * @param options.authMethod `token.authMethod`: with `self_signed_tls_client_auth` the
+ *   certificate files may hold a self-signed leaf that chains to no bundle CA (RFC 8705 §2.2)
  */
 export async function identitySourceOf(
   identity: CertboundConfig['identity'],
-  options: { readonly requireServerAuth: boolean; readonly logger?: Logger },
+  options: {
+    readonly requireServerAuth: boolean;
+    readonly logger?: Logger;
+    readonly authMethod?: TlsAuthMethod | undefined;
+  },
 ): Promise<X509Source> {
   const common = {
     requireServerAuth: options.requireServerAuth,
@@ -36,6 +44,7 @@ export async function identitySourceOf(
     bundlePath: identity.bundlePath as string,
     pollIntervalMs: identity.pollInterval,
     debounceMs: identity.quietPeriod,
+    selfSignedLeaf: options.authMethod === 'self_signed_tls_client_auth',
     ...common,
   });
 }

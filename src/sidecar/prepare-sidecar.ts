@@ -45,6 +45,8 @@ export async function prepareSidecar(
     const source = await identitySourceOf(config.identity, {
       // The inbound listener serves TLS with this certificate.
       requireServerAuth: config.inbound !== undefined,
+      // RFC 8705 §2.2: a self-signed leaf (no chain to the bundle) for self_signed_tls_client_auth.
+      authMethod: config.token?.authMethod,
       ...(options.logger !== undefined ? { logger: options.logger } : {}),
     });
     return { asCa, plan, source };

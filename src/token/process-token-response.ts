@@ -109,13 +109,13 @@ export function accessTokenOf(
     if (!constantTimeEqual(bound, context.thumbprint)) {
       throw new CertboundError(
         'ERR_TOKEN_NOT_BOUND',
-        'The authorization server bound the token to another certificate than the one presented.',
+        'The authorization server bound the token to another certificate than the one presented: the AS must read the client certificate of this TLS connection (no TLS-terminating proxy in front of its mTLS endpoint).',
       );
     }
   } else if (!context.allowUnboundTokens) {
     throw new CertboundError(
       'ERR_TOKEN_NOT_BOUND',
-      'The authorization server issued an opaque token whose binding cannot be checked; ask it for JWT access tokens (RFC 9068) or set allowUnboundTokens.',
+      'The authorization server issued an opaque token whose certificate binding cannot be checked: configure this client at the AS for JWT access tokens (RFC 9068) carrying cnf.x5t#S256 (docs/authorization-servers.md).',
     );
   }
   const candidates: number[] = [];

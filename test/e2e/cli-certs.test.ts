@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,6 +41,17 @@ describe('certbound certs (built CLI)', () => {
     expect(statSync(join(dir, 'orders', 'key.pem')).mode & 0o777).toBe(0o600);
     expect(r.stdout).toContain(thumbprintOf(readFileSync(cert, 'utf8')));
     expect(r.stdout).not.toContain('PRIVATE KEY');
+  });
+
+  it('`certs issue --ttl 30s` is valid for 30 s from now (regression: counted from the back-dated notBefore, so it was expired when written)', async () => {
+    expect((await runCli(['certs', 'init', '--dir', dir])).code).toBe(0);
+    const issuedAfter = Date.now();
+    const r = await runCli(['certs', 'issue', '--dir', dir, '--name', 'brief', '--ttl', '30s']);
+    expect(r.code, r.stderr).toBe(0);
+    const cert = new X509Certificate(readFileSync(join(dir, 'brief', 'cert.pem'), 'utf8'));
+    const notAfter = Date.parse(cert.validTo);
+    expect(notAfter).toBeGreaterThanOrEqual(Math.floor(issuedAfter / 1000) * 1000 + 30_000);
+    expect(r.stdout).toContain(`expires ${new Date(notAfter).toISOString()}`);
   });
 
   it('reports usage errors with exit code 2', async () => {

@@ -12,11 +12,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readManifests, REPO_ROOT } from '../support/deploy-manifests.js';
 import { createTestPki, type TestPki } from '../support/pki.js';
+import { CONFIG_JSON_SCHEMA_FILE, configJsonSchemaText } from '../../src/config/json-schema.js';
 
 /**
  * Builds the production file layout the way deploy/docker/Dockerfile does, without a
@@ -72,23 +73,25 @@ describe('production image layout (as deploy/docker/Dockerfile builds it)', () =
   const app = join(work, 'app');
   const bin = join(work, 'bin');
   let packedFiles: string[] = [];
-  // PATH as in the image: our bin link first, then node.
+  // PATH as in the image: our bin link, then a directory holding node and nothing else
+  // (the runtime stage has no npm), and the system tools.
+  const nodeOnly = join(work, 'node-only');
   const env = {
     ...process.env,
-    PATH: [bin, dirname(process.execPath), process.env['PATH'] ?? ''].join(delimiter),
+    PATH: [bin, nodeOnly, '/usr/bin', '/bin'].join(delimiter),
     NODE_ENV: 'production',
   };
 
   beforeAll(async () => {
-    if (!existsSync(join(REPO_ROOT, PKG.bin['certbound'] ?? 'missing'))) {
-      const tsc = await run(
-        process.execPath,
-        [join(REPO_ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.build.json'],
-        {
-          cwd: REPO_ROOT,
-          timeoutMs: 150_000,
-        },
-      );
+    if (
+      !existsSync(join(REPO_ROOT, PKG.bin['certbound'] ?? 'missing')) ||
+      !existsSync(join(REPO_ROOT, CONFIG_JSON_SCHEMA_FILE))
+    ) {
+      // The package's build: tsc, then the JSON Schema (as the Dockerfile's `npm run build`).
+      const tsc = await run(NPM, ['run', '--silent', 'build'], {
+        cwd: REPO_ROOT,
+        timeoutMs: 150_000,
+      });
       if (tsc.code !== 0) throw new Error(`build failed:\n${tsc.stdout}${tsc.stderr}`);
     }
     const pack = await run(NPM, ['pack', '--json', '--pack-destination', work], {
@@ -128,6 +131,10 @@ describe('production image layout (as deploy/docker/Dockerfile builds it)', () =
     chmodSync(entry, 0o755);
     mkdirSync(bin);
     symlinkSync(entry, join(bin, 'certbound'));
+    mkdirSync(nodeOnly);
+    symlinkSync(process.execPath, join(nodeOnly, 'node'));
+    // As the deps stage does: the lockfile was only needed by npm ci.
+    rmSync(join(app, 'package-lock.json'));
   }, 180_000);
 
   let pki: TestPki | undefined;
@@ -152,6 +159,29 @@ describe('production image layout (as deploy/docker/Dockerfile builds it)', () =
         /-----BEGIN [A-Z ]*PRIVATE KEY-----/,
       );
     }
+  });
+
+  it('holds the JSON Schema the zod schema generates, the LICENSE, no source maps and no demo proto', () => {
+    expect(readFileSync(join(app, CONFIG_JSON_SCHEMA_FILE), 'utf8')).toBe(configJsonSchemaText());
+    expect(readFileSync(join(app, 'LICENSE'), 'utf8')).toMatch(/Apache License\s+Version 2\.0/);
+    expect(packedFiles.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(existsSync(join(app, 'proto', 'demo'))).toBe(false);
+  });
+
+  it('runs where PATH has node but no npm or npx (the runtime stage removes them)', async () => {
+    const r = await run('/bin/sh', ['-c', 'command -v node; command -v npm npx corepack'], {
+      cwd: work,
+      env: { ...env, PATH: [bin, nodeOnly].join(delimiter) },
+      timeoutMs: 10_000,
+    });
+    expect(r.stdout.trim()).toBe(join(nodeOnly, 'node'));
+    const version = await run(join(bin, 'certbound'), ['--version'], {
+      cwd: work,
+      env: { ...env, PATH: [bin, nodeOnly].join(delimiter) },
+      timeoutMs: 30_000,
+    });
+    expect(version.stderr).toBe('');
+    expect(version.stdout.trim()).toBe(PKG.version);
   });
 
   it('installs the production dependencies and none of the dev dependencies', () => {

@@ -94,8 +94,8 @@ function callInbound(sidecar: SidecarProcess, token: string): ReturnType<typeof 
 
 describe('certbound run: /readyz reflects the current state', () => {
   it('regression: the workload certificate expires → /readyz 503 naming certificate and its notAfter; one warning before, one error at expiry', async () => {
-    // notBefore is backdated 60 s: about 10 s left, inside the default warning window.
-    const short = await pki.issue('short', { ttlMs: 70_000 });
+    // 10 s from now (notBefore is backdated 60 s on top): inside the default warning window.
+    const short = await pki.issue('short', { ttlMs: 10_000 });
     const jwksFile = await files.write('k1.json', JSON.stringify(k1.jwks()));
     const sidecar = await start('short', inboundConfig('short', `jwksFile: ${jwksFile}`));
     expect((await readyzUntil(sidecar, 200)).status).toBe(200);

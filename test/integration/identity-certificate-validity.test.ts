@@ -120,8 +120,8 @@ describe('watchCertificateValidity: the certificate readiness check', () => {
   });
 
   it('logs the expiry when it happens (a timer, no probe needed): one error line, then not ready', async () => {
-    // notBefore is backdated 60 s: this certificate expires about 3 s from now.
-    const brief = await pki.issue('brief', { ttlMs: 63_000 });
+    // The lifetime counts from now (notBefore is backdated 60 s on top): expires 3 s from now.
+    const brief = await pki.issue('brief', { ttlMs: 3_000 });
     const source = StaticX509Source.create(materialOf(brief));
     const log = capture();
     const validity = watchCertificateValidity(source, { logger: log.logger });

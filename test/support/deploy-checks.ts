@@ -43,6 +43,10 @@ export interface AppObjects {
   certificate: KubeObject;
   configMaps: KubeObject[];
   serviceAccount: KubeObject | undefined;
+  podDisruptionBudget: KubeObject;
+  networkPolicy: KubeObject;
+  /** Only where the optional pod-monitor component is included. */
+  podMonitor: KubeObject | undefined;
 }
 
 /** Picks the objects the checks look at; throws when one is missing or duplicated. */
@@ -58,6 +62,9 @@ export function appObjectsOf(manifests: readonly Manifest[]): AppObjects {
     certificate: one('Certificate'),
     configMaps: manifests.filter((m) => m.object.kind === 'ConfigMap').map((m) => m.object),
     serviceAccount: manifests.find((m) => m.object.kind === 'ServiceAccount')?.object,
+    podDisruptionBudget: one('PodDisruptionBudget'),
+    networkPolicy: one('NetworkPolicy'),
+    podMonitor: manifests.find((m) => m.object.kind === 'PodMonitor')?.object,
   };
 }
 
@@ -114,6 +121,19 @@ export function checkApp(
   const sidecar = containers.find((c) => c['name'] === SIDECAR_CONTAINER);
   if (sidecar === undefined)
     return { problems: [`no container named ${SIDECAR_CONTAINER}`], config: undefined };
+
+  // Native sidecar (Kubernetes >= 1.29): an init container that keeps running, so it starts
+  // before the app and stops after it.
+  const initContainers = list(at(podSpec, 'initContainers'));
+  if (!initContainers.includes(sidecar))
+    problems.push(`${SIDECAR_CONTAINER} is not a native sidecar (not in initContainers)`);
+  else if (sidecar['restartPolicy'] !== 'Always')
+    problems.push(
+      `${SIDECAR_CONTAINER} init container has no restartPolicy: Always (it would block the app from starting)`,
+    );
+  const app = containers.filter((c) => c !== sidecar);
+  if (app.length === 0 || app.some((c) => initContainers.includes(c)))
+    problems.push('the app containers must be regular containers');
 
   // Labels: Deployment selector and Service selector must select the pod template.
   const matchLabels = (at(deployment, 'spec', 'selector', 'matchLabels') ?? {}) as Obj;
@@ -176,6 +196,7 @@ export function checkApp(
   else if (config.admin.host !== '0.0.0.0' && config.admin.host !== '::')
     problems.push(`admin.host ${config.admin.host} is not reachable by the kubelet (use 0.0.0.0)`);
   for (const [probe, path] of [
+    ['startupProbe', ADMIN_PATHS.liveness],
     ['readinessProbe', ADMIN_PATHS.readiness],
     ['livenessProbe', ADMIN_PATHS.liveness],
   ] as const) {
@@ -277,13 +298,80 @@ export function checkApp(
           problems.push(`${name}: no resources.${kind}.${r}`);
   }
 
-  // Drain: the pod must live through the preStop sleep and the whole shutdown grace.
-  const sleep = Number(at(sidecar, 'lifecycle', 'preStop', 'sleep', 'seconds') ?? 0);
+  // Drain: a native sidecar gets SIGTERM only once the app containers have exited, so the
+  // pod must live through the app's preStop sleep, then the sidecar's own and its shutdown grace.
+  const sleepOf = (c: Obj): number =>
+    Number(at(c, 'lifecycle', 'preStop', 'sleep', 'seconds') ?? 0);
+  const appSleep = Math.max(0, ...app.map(sleepOf));
+  const sleep = appSleep + sleepOf(sidecar);
   const grace = Number(at(podSpec, 'terminationGracePeriodSeconds') ?? 30);
   if (grace * 1000 < sleep * 1000 + config.shutdownGrace)
     problems.push(
       `terminationGracePeriodSeconds ${grace} < preStop ${sleep}s + shutdownGrace ${config.shutdownGrace / 1000}s`,
     );
+
+  // PodDisruptionBudget: selects these pods and lets a drain proceed one pod at a time.
+  const selects = (selector: unknown, what: string): void => {
+    const labels = (at(selector, 'matchLabels') ?? {}) as Obj;
+    if (Object.keys(labels).length === 0) problems.push(`${what} selects every pod`);
+    for (const [k, v] of Object.entries(labels))
+      if (podLabels[k] !== v) problems.push(`${what} selector ${k}=${String(v)} misses the pods`);
+  };
+  const pdb = objects.podDisruptionBudget;
+  selects(at(pdb, 'spec', 'selector'), 'PodDisruptionBudget');
+  const replicas = Number(at(deployment, 'spec', 'replicas') ?? 1);
+  const maxUnavailable = at(pdb, 'spec', 'maxUnavailable');
+  const minAvailable = at(pdb, 'spec', 'minAvailable');
+  if (typeof maxUnavailable === 'number') {
+    if (maxUnavailable < 1)
+      problems.push('PodDisruptionBudget maxUnavailable < 1 blocks every drain');
+    if (replicas - maxUnavailable < 1)
+      problems.push(`PodDisruptionBudget lets all ${replicas} replicas go at once`);
+  } else if (typeof minAvailable === 'number') {
+    if (minAvailable >= replicas)
+      problems.push(
+        `PodDisruptionBudget minAvailable ${minAvailable} >= replicas blocks every drain`,
+      );
+  } else problems.push('PodDisruptionBudget needs a numeric maxUnavailable or minAvailable');
+
+  // NetworkPolicy: ingress only to the sidecar's inbound port, and to the admin port from a
+  // restricted source; no rule without ports (that would open every port).
+  const np = objects.networkPolicy;
+  selects(at(np, 'spec', 'podSelector'), 'NetworkPolicy');
+  const types = (at(np, 'spec', 'policyTypes') ?? []) as unknown[];
+  if (!types.includes('Ingress')) problems.push('NetworkPolicy does not restrict Ingress');
+  const admitted = new Set<number>();
+  for (const rule of list(at(np, 'spec', 'ingress'))) {
+    const ports = list(rule['ports']);
+    if (ports.length === 0) problems.push('NetworkPolicy has an ingress rule for every port');
+    const from = list(rule['from']);
+    for (const p of ports) {
+      const resolved = resolvePort(sidecar, p['port']);
+      if (resolved === undefined) {
+        problems.push(`NetworkPolicy port ${String(p['port'])} is not a port of the sidecar`);
+        continue;
+      }
+      admitted.add(resolved);
+      if (resolved === config.admin?.port && from.length === 0)
+        problems.push('NetworkPolicy admits the admin port from everywhere');
+    }
+  }
+  const wanted = [inboundPort, config.admin?.port].filter((p): p is number => p !== undefined);
+  if ([...admitted].sort().join() !== [...wanted].sort().join())
+    problems.push(
+      `NetworkPolicy admits ports ${[...admitted].join(', ')}, expected only ${wanted.join(', ')}`,
+    );
+
+  // PodMonitor (optional component): scrapes the admin port's /metrics of these pods.
+  if (objects.podMonitor !== undefined) {
+    selects(at(objects.podMonitor, 'spec', 'selector'), 'PodMonitor');
+    for (const e of list(at(objects.podMonitor, 'spec', 'podMetricsEndpoints'))) {
+      if (resolvePort(sidecar, e['port']) !== config.admin?.port)
+        problems.push(`PodMonitor port ${String(e['port'])} is not the admin port`);
+      if (e['path'] !== ADMIN_PATHS.metrics)
+        problems.push(`PodMonitor path ${String(e['path'])} is not ${ADMIN_PATHS.metrics}`);
+    }
+  }
 
   // Certificate: what the binding needs.
   const usages = (at(certificate, 'spec', 'usages') ?? []) as unknown[];

@@ -79,6 +79,8 @@ export function readManifests(file: string): Manifest[] {
 /** A kustomization.yaml, the subset of fields these manifests use. */
 export interface Kustomization {
   resources?: string[];
+  /** Kustomize Components (`kind: Component`) whose resources and patches join this one. */
+  components?: string[];
   namespace?: string;
   images?: Array<{ name: string; newName?: string; newTag?: string }>;
   patches?: Array<{ path?: string }>;
@@ -96,6 +98,7 @@ export const RENDERED_FIELDS = new Set([
   'apiVersion',
   'kind',
   'resources',
+  'components',
   'namespace',
   'images',
   'patches',
@@ -152,8 +155,8 @@ function applyImages(object: KubeObject, images: NonNullable<Kustomization['imag
 }
 
 /**
- * A small kustomize: resources (files and directories), namespace, images and patches
- * merged by kind + name. Enough for deploy/kubernetes; the tests compare it with
+ * A small kustomize: resources (files and directories), components, namespace, images and
+ * patches merged by kind + name. Enough for deploy/kubernetes; the tests compare it with
  * `kubectl kustomize` when kubectl is installed.
  */
 export function renderKustomization(dir: string): Manifest[] {
@@ -168,6 +171,34 @@ export function renderKustomization(dir: string): Manifest[] {
   for (const entry of k.resources ?? []) {
     const path = resolve(dir, entry);
     out.push(...(statSync(path).isDirectory() ? renderKustomization(path) : readManifests(path)));
+  }
+  // kustomize: components come after the resources and before this kustomization's patches.
+  for (const entry of k.components ?? []) out = applyLayer(resolve(dir, entry), out, true);
+  out = applyLayer(dir, out, false);
+  return out.map((m) => {
+    const object = structuredClone(m.object);
+    if (k.namespace !== undefined && !CLUSTER_SCOPED.has(object.kind))
+      object.metadata.namespace = k.namespace;
+    if (k.images !== undefined) applyImages(object, k.images);
+    return { ...m, object };
+  });
+}
+
+/** A Component's resources and patches (`component`), or a kustomization's patches, over `out`. */
+function applyLayer(dir: string, input: Manifest[], component: boolean): Manifest[] {
+  const k = readKustomization(dir);
+  let out = input;
+  if (component) {
+    if (k.kind !== 'Component') throw new Error(`${dir}: a component must be kind: Component`);
+    for (const key of Object.keys(k))
+      if (
+        !RENDERED_FIELDS.has(key) ||
+        key === 'namespace' ||
+        key === 'components' ||
+        key === 'images'
+      )
+        throw new Error(`${dir}/kustomization.yaml: field ${key} is not rendered in a component`);
+    for (const entry of k.resources ?? []) out = [...out, ...readManifests(resolve(dir, entry))];
   }
   for (const patch of k.patches ?? []) {
     if (patch.path === undefined) throw new Error(`${dir}: only patches with a path are supported`);
@@ -184,13 +215,7 @@ export function renderKustomization(dir: string): Manifest[] {
       );
     }
   }
-  return out.map((m) => {
-    const object = structuredClone(m.object);
-    if (k.namespace !== undefined && !CLUSTER_SCOPED.has(object.kind))
-      object.metadata.namespace = k.namespace;
-    if (k.images !== undefined) applyImages(object, k.images);
-    return { ...m, object };
-  });
+  return out;
 }
 
 /** Reads a nested value (`at(obj, 'spec', 'template')`), `undefined` when any step is missing. */

@@ -21,7 +21,7 @@ import {
   type ClientUnaryCall,
 } from '@grpc/grpc-js';
 import { exportJWK, generateKeyPair, SignJWT, type JSONWebKeySet } from 'jose';
-import { certboundProtos, type EchoRequest, type EchoResponse } from '../../src/grpc/protos.js';
+import { demoProtos, type EchoRequest, type EchoResponse } from '../../devstack/demo-protos.js';
 import { grpcPrincipalOf } from '../../src/grpc/server-interceptor.js';
 import type { Principal } from '../../src/verify/principal.js';
 
@@ -148,7 +148,7 @@ export async function startEchoServer(opts: {
 }): Promise<EchoServer> {
   const seen: SeenCall[] = [];
   const server = new Server({ ...(opts.options ?? {}), interceptors: opts.interceptors ?? [] });
-  server.addService(certboundProtos().echoService, echoImplementation(seen));
+  server.addService(demoProtos().echoService, echoImplementation(seen));
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', opts.credentials, (err, p) => (err ? reject(err) : resolve(p))),
   );
@@ -191,7 +191,7 @@ export function echoClient(
   interceptors: Interceptor[] = [],
   options: ChannelOptions = {},
 ): EchoClient {
-  const Ctor = makeClientConstructor(certboundProtos().echoService, 'demo.v1.Echo');
+  const Ctor = makeClientConstructor(demoProtos().echoService, 'demo.v1.Echo');
   // A private subchannel pool: channels with other certificates never share a connection.
   return new Ctor(address, credentials, {
     'grpc.use_local_subchannel_pool': 1,

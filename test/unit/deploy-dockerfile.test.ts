@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { at, readManifests, REPO_ROOT } from '../support/deploy-manifests.js';
+import { at, containersOf, readManifests, REPO_ROOT } from '../support/deploy-manifests.js';
 
 interface Instruction {
   op: string;
@@ -52,34 +52,106 @@ const instructions = parseDockerfile(dockerfile);
 const stages = stagesOf(instructions);
 const runtime = stages[stages.length - 1] ?? [];
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+  license: string;
   bin: Record<string, string>;
+  repository: { url: string };
 };
 const [deployment] = readManifests(
   join(REPO_ROOT, 'deploy', 'kubernetes', 'base', 'deployment.yaml'),
 );
 const podSpec = at(deployment?.object, 'spec', 'template', 'spec');
-const sidecar = (at(podSpec, 'containers') as Array<Record<string, unknown>>).find(
-  (c) => c['name'] === 'certbound',
-);
+const sidecar = containersOf(podSpec).find((c) => c['name'] === 'certbound');
+const stageNamed = (name: string): Instruction[] =>
+  stages.find((s) => new RegExp(`\\sAS ${name}$`, 'i').test(s[0]?.args ?? '')) ?? [];
+/** LABEL key="value" pairs of the runtime stage, ARG defaults substituted. */
+function labelsOf(stage: Instruction[]): Map<string, string> {
+  const args = new Map<string, string>();
+  for (const i of instructions.filter((x) => x.op === 'ARG')) {
+    const [k, v] = i.args.split('=');
+    if (v !== undefined) args.set(k as string, v);
+  }
+  const out = new Map<string, string>();
+  for (const i of stage.filter((x) => x.op === 'LABEL'))
+    for (const [, k, v] of i.args.matchAll(/([\w.-]+)="([^"]*)"/g))
+      out.set(
+        k as string,
+        (v as string).replace(/\$\{(\w+)\}/g, (_, a: string) => args.get(a) ?? `\${${a}}`),
+      );
+  return out;
+}
 
 describe('deploy/docker/Dockerfile', () => {
   it('is multi-stage: a build stage, then a runtime stage copying from it', () => {
     expect(stages.length).toBeGreaterThanOrEqual(2);
     expect(stages[0]?.[0]?.args).toMatch(/\sAS build$/i);
-    expect(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=build '))).toBe(true);
+    expect(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from='))).toBe(true);
     expect(stages[0]?.some((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args))).toBe(true);
     expect(stages[0]?.some((i) => i.op === 'RUN' && /\bnpm run build\b/.test(i.args))).toBe(true);
   });
 
-  it('runs on a slim Node 20 or 22 image', () => {
+  it('runs on the Node 24 LTS slim image, pinned by digest or with the documented way to pin it', () => {
     const arg = instructions.find((i) => i.op === 'ARG' && i.args.startsWith('NODE_IMAGE='));
-    const image = arg?.args.slice('NODE_IMAGE='.length);
-    expect(image).toMatch(/^node:(20|22)(\.\d+)*-(bookworm-|bullseye-|trixie-)?slim$/);
-    expect(runtime[0]?.args).toMatch(/^\$\{NODE_IMAGE\}( AS \w+)?$/);
+    const image = arg?.args.slice('NODE_IMAGE='.length) ?? '';
+    expect(image).toMatch(/^node:24(\.\d+)*-(bookworm-|trixie-)?slim(@sha256:[0-9a-f]{64})?$/);
+    // Every stage starts from the same (pinnable) base.
+    for (const stage of stages) expect(stage[0]?.args).toMatch(/^\$\{NODE_IMAGE\}( AS \w+)?$/);
+    if (!image.includes('@sha256:')) {
+      // Tag only: the comment must say how to resolve and pass the digest.
+      expect(dockerfile).toMatch(/docker buildx imagetools inspect node:24/);
+      expect(dockerfile).toMatch(/--build-arg NODE_IMAGE=node:24[^\s]*@sha256:<digest>/);
+    }
+  });
+
+  it('runs no npm in the runtime stage and removes the package managers from it', () => {
+    const runs = runtime.filter((i) => i.op === 'RUN').map((i) => i.args);
+    // Any npm/npx word other than the paths being deleted is a run of npm.
+    const invocations = runs.filter((r) =>
+      /\bnp[mx]\b/.test(r.replace(/\/usr\/local\/(bin\/np[mx]|lib\/node_modules)\b/g, '')),
+    );
+    expect(invocations).toEqual([]);
+    const cleanup = runs.join(' ');
+    for (const path of ['/usr/local/lib/node_modules', '/usr/local/bin/npm', '/usr/local/bin/npx'])
+      expect(cleanup, path).toContain(path);
+    expect(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=build '))).toBe(false);
+  });
+
+  it('PID 1 is tini, which forwards signals to certbound and reaps children', () => {
+    const entry = runtime.filter((i) => i.op === 'ENTRYPOINT').pop();
+    expect((JSON.parse(entry?.args ?? '[]') as string[]).slice(0, 2)).toEqual([
+      '/usr/bin/tini',
+      '--',
+    ]);
+    expect(runtime.some((i) => i.op === 'RUN' && /apt-get install .*\btini\b/.test(i.args))).toBe(
+      true,
+    );
+  });
+
+  it('carries the OCI labels, agreeing with package.json', () => {
+    const labels = labelsOf(runtime);
+    for (const key of [
+      'title',
+      'description',
+      'version',
+      'revision',
+      'created',
+      'licenses',
+      'source',
+      'base.name',
+    ])
+      expect(labels.has(`org.opencontainers.image.${key}`), key).toBe(true);
+    expect(labels.get('org.opencontainers.image.version')).toBe(pkg.version);
+    expect(labels.get('org.opencontainers.image.licenses')).toBe(pkg.license);
+    expect(pkg.repository.url.replace(/^git\+/, '').replace(/\.git$/, '')).toBe(
+      labels.get('org.opencontainers.image.source'),
+    );
   });
 
   it('installs production dependencies only, from the lockfile', () => {
-    const runs = runtime.filter((i) => i.op === 'RUN').map((i) => i.args);
+    const runs = stageNamed('deps')
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args);
+    expect(runtime.some((i) => i.op === 'COPY' && i.args.startsWith('--from=deps '))).toBe(true);
     expect(runs.some((r) => /\bnpm ci\b/.test(r) && /--omit=dev\b/.test(r))).toBe(true);
     expect(runs.some((r) => /npm (install|i)\b(?!.*--omit=dev)/.test(r))).toBe(false);
   });
@@ -94,9 +166,9 @@ describe('deploy/docker/Dockerfile', () => {
     expect(Number(gid)).toBe(at(podSpec, 'securityContext', 'runAsGroup'));
   });
 
-  it('ENTRYPOINT is ["certbound","run"] through a bin link to package.json "bin"', () => {
+  it('ENTRYPOINT runs ["certbound","run"] through a bin link to package.json "bin"', () => {
     const entry = runtime.filter((i) => i.op === 'ENTRYPOINT').pop();
-    expect(JSON.parse(entry?.args ?? 'null')).toEqual(['certbound', 'run']);
+    expect((JSON.parse(entry?.args ?? '[]') as string[]).slice(-2)).toEqual(['certbound', 'run']);
     const link = `ln -s /app/${pkg.bin['certbound'] as string} /usr/local/bin/certbound`;
     expect(
       runtime.some((i) => i.op === 'RUN' && i.args.includes(link)),

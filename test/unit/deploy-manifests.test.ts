@@ -24,9 +24,12 @@ import { validateAgainstSchema } from '../support/deploy-schemas.js';
 
 const BASE = join(KUBERNETES_DIR, 'base');
 const OVERLAY = join(KUBERNETES_DIR, 'overlays', 'example');
+const MONITORING = join(KUBERNETES_DIR, 'overlays', 'example-monitoring');
 const PLATFORM = join(KUBERNETES_DIR, 'platform');
-const KUSTOMIZATIONS = [BASE, OVERLAY, PLATFORM];
-const APPS = [BASE, OVERLAY];
+const POD_MONITOR = join(KUBERNETES_DIR, 'components', 'pod-monitor');
+const KUSTOMIZATIONS = [BASE, OVERLAY, MONITORING, PLATFORM];
+const COMPONENTS = [POD_MONITOR];
+const APPS = [BASE, OVERLAY, MONITORING];
 
 const allFiles = yamlFilesUnder(KUBERNETES_DIR);
 const kustomizationFiles = allFiles.filter((f) => f.endsWith('/kustomization.yaml'));
@@ -49,6 +52,8 @@ describe('deploy/kubernetes: files and kustomizations', () => {
   it('has a base, an example overlay and the platform kustomizations', () => {
     expect(kustomizationFiles.map((f) => relative(KUBERNETES_DIR, f)).sort()).toEqual([
       'base/kustomization.yaml',
+      'components/pod-monitor/kustomization.yaml',
+      'overlays/example-monitoring/kustomization.yaml',
       'overlays/example/kustomization.yaml',
       'platform/kustomization.yaml',
     ]);
@@ -65,9 +70,19 @@ describe('deploy/kubernetes: files and kustomizations', () => {
     },
   );
 
+  it('the pod-monitor component is a Component whose resources exist, included only by an overlay', () => {
+    const k = readKustomization(POD_MONITOR);
+    expect(k.kind).toBe('Component');
+    for (const p of k.resources ?? []) expect(existsSync(resolve(POD_MONITOR, p)), p).toBe(true);
+    // Optional: the PodMonitor CRD may be missing, so neither the base nor the plain overlay has it.
+    for (const dir of [BASE, OVERLAY])
+      expect(renderKustomization(dir).map((m) => m.object.kind)).not.toContain('PodMonitor');
+    expect(renderKustomization(MONITORING).map((m) => m.object.kind)).toContain('PodMonitor');
+  });
+
   it('every YAML file is a kustomization, a resource or a patch of one (no orphans)', () => {
     const used = new Set<string>(kustomizationFiles);
-    for (const dir of KUSTOMIZATIONS) {
+    for (const dir of [...KUSTOMIZATIONS, ...COMPONENTS]) {
       const k = readKustomization(dir);
       for (const p of [...(k.resources ?? []), ...(k.patches ?? []).map((x) => x.path ?? '')])
         used.add(resolve(dir, p));
@@ -77,7 +92,7 @@ describe('deploy/kubernetes: files and kustomizations', () => {
 
   it('every resource document (not patches) validates against its Kubernetes / cert-manager schema', () => {
     const patches = new Set(
-      KUSTOMIZATIONS.flatMap((d) =>
+      [...KUSTOMIZATIONS, ...COMPONENTS].flatMap((d) =>
         (readKustomization(d).patches ?? []).map((p) => resolve(d, p.path ?? '')),
       ),
     );
@@ -110,7 +125,10 @@ describe('deploy/kubernetes: files and kustomizations', () => {
     const [deployment] = readManifests(join(BASE, 'deployment.yaml'));
     const broken = structuredClone((deployment as Manifest).object);
     (
-      at(broken, 'spec', 'template', 'spec', 'containers', 1, 'ports', 0) as Record<string, unknown>
+      at(broken, 'spec', 'template', 'spec', 'initContainers', 0, 'ports', 0) as Record<
+        string,
+        unknown
+      >
     )['containerPort'] = 'fifteen';
     expect(() => validateAgainstSchema(broken)).toThrow(/containerPort/);
     expect(() => validateAgainstSchema({ apiVersion: 'example.com/v1', kind: 'Mystery' })).toThrow(
@@ -309,6 +327,62 @@ describe('deploy/kubernetes: cross-references', () => {
       /renewBefore is shorter than the token lifetime/,
     ],
     [
+      'sidecar as a regular container (starts with, and stops before, the app)',
+      (o) => {
+        const spec = at(o.deployment, 'spec', 'template', 'spec') as Record<string, unknown[]>;
+        const sidecar = sidecarOf(o);
+        delete sidecar['restartPolicy'];
+        spec['containers'] = [...(spec['containers'] ?? []), sidecar];
+        spec['initContainers'] = [];
+      },
+      /not a native sidecar/,
+    ],
+    [
+      'sidecar init container without restartPolicy: Always',
+      (o) => delete sidecarOf(o)['restartPolicy'],
+      /no restartPolicy: Always/,
+    ],
+    ['no startupProbe', (o) => delete sidecarOf(o)['startupProbe'], /no startupProbe/],
+    [
+      'startupProbe on /readyz (an AS outage would keep the app from starting)',
+      (o) =>
+        ((sidecarOf(o)['startupProbe'] as { httpGet: { path: string } }).httpGet.path = '/readyz'),
+      /startupProbe path \/readyz is not \/healthz/,
+    ],
+    [
+      'PodDisruptionBudget that blocks every drain',
+      (o) => ((o.podDisruptionBudget['spec'] as Record<string, unknown>)['maxUnavailable'] = 0),
+      /blocks every drain/,
+    ],
+    [
+      'PodDisruptionBudget that selects other pods',
+      (o) =>
+        ((at(o.podDisruptionBudget, 'spec', 'selector', 'matchLabels') as Record<string, unknown>)[
+          'app.kubernetes.io/name'
+        ] = 'other'),
+      /PodDisruptionBudget selector/,
+    ],
+    [
+      'NetworkPolicy with the admin port open to everyone',
+      (o) => delete (at(o.networkPolicy, 'spec', 'ingress', 1) as Record<string, unknown>)['from'],
+      /admin port from everywhere/,
+    ],
+    [
+      'NetworkPolicy rule without ports (every port open)',
+      (o) => delete (at(o.networkPolicy, 'spec', 'ingress', 0) as Record<string, unknown>)['ports'],
+      /every port/,
+    ],
+    [
+      'NetworkPolicy admitting the app port',
+      (o) => (at(o.networkPolicy, 'spec', 'ingress', 0, 'ports') as unknown[]).push({ port: 8080 }),
+      /NetworkPolicy admits ports .*8080/,
+    ],
+    [
+      'NetworkPolicy not restricting ingress',
+      (o) => ((o.networkPolicy['spec'] as Record<string, unknown>)['policyTypes'] = ['Egress']),
+      /does not restrict Ingress/,
+    ],
+    [
       'SPIFFE ID of another namespace',
       (o) =>
         ((o.certificate['spec'] as Record<string, unknown>)['uris'] = [
@@ -319,7 +393,7 @@ describe('deploy/kubernetes: cross-references', () => {
   ];
 
   function sidecarOf(o: ReturnType<typeof appObjectsOf>): Record<string, unknown> {
-    const containers = at(o.deployment, 'spec', 'template', 'spec', 'containers') as Array<
+    const containers = at(o.deployment, 'spec', 'template', 'spec', 'initContainers') as Array<
       Record<string, unknown>
     >;
     return containers.find((c) => c['name'] === SIDECAR_CONTAINER) as Record<string, unknown>;
@@ -334,6 +408,21 @@ describe('deploy/kubernetes: cross-references', () => {
     if (next === data['certbound.yaml']) throw new Error('mutation did not apply');
     data['certbound.yaml'] = next;
   }
+
+  it('fails when broken: the PodMonitor scrapes the inbound port; its schema check refuses unknown fields', () => {
+    const objects = appObjectsOf(renderKustomization(MONITORING));
+    expect(checkApp(objects, bundle).problems).toEqual([]);
+    const endpoint = at(objects.podMonitor, 'spec', 'podMetricsEndpoints', 0) as Record<
+      string,
+      unknown
+    >;
+    endpoint['port'] = 'inbound';
+    expect(checkApp(objects, bundle).problems.join('\n')).toMatch(
+      /PodMonitor port inbound is not the admin port/,
+    );
+    endpoint['portt'] = 'admin';
+    expect(() => validateAgainstSchema(objects.podMonitor as KubeObject)).toThrow(/portt/);
+  });
 
   it.each(mutations)('fails when broken: %s', (_, mutate, expected) => {
     const objects = appObjectsOf(renderKustomization(BASE));

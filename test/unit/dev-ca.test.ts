@@ -41,6 +41,27 @@ describe('dev CA', () => {
     expect(createPrivateKey(w.keyPem).asymmetricKeyType).toBe('ec');
   });
 
+  it('a short ttl counts from issuance, not from the back-dated notBefore (regression: a 30 s leaf was issued expired)', async () => {
+    const issuedAfter = Date.now();
+    const leaf = await issueCertificate(pki.ca, { name: 'short', ttlMs: 30_000 });
+    const cert = new X509Certificate(leaf.certPem);
+    // Certificates carry whole seconds: notAfter is now + 30 s, truncated.
+    expect(Date.parse(cert.validTo)).toBeGreaterThanOrEqual(
+      Math.floor(issuedAfter / 1000) * 1000 + 30_000,
+    );
+    expect(Date.parse(cert.validFrom)).toBeLessThan(issuedAfter - 30_000);
+    expect(leaf.notAfter.getTime()).toBe(Date.parse(cert.validTo));
+    expect(Date.parse(cert.validTo) - Date.parse(cert.validFrom)).toBeGreaterThanOrEqual(89_000);
+    // An explicit notBefore still starts the lifetime (tests of expired certificates).
+    const past = new Date(issuedAfter - 7_200_000);
+    const expired = await issueCertificate(pki.ca, {
+      name: 'old',
+      notBefore: past,
+      ttlMs: 3_600_000,
+    });
+    expect(expired.notAfter.getTime()).toBe(Math.floor(past.getTime() / 1000) * 1000 + 3_600_000);
+  });
+
   it('issues Ed25519 leaves and certificates for a CSR (verifying its signature)', async () => {
     const ed = await issueCertificate(pki.ca, { name: 'ed', keyType: 'Ed25519' });
     expect(createPrivateKey(ed.keyPem!).asymmetricKeyType).toBe('ed25519');

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { TokenEndpointResponse } from 'oauth4webapi';
 import { accessTokenOf } from '../../src/token/process-token-response.js';
 import { isCertboundError } from '../../src/errors.js';
+import { parseConfig } from '../../src/config/index.js';
 
 const THUMB = 'A'.repeat(43);
 const OTHER = 'B'.repeat(43);
@@ -60,6 +61,23 @@ describe('accessTokenOf (RFC 8705 §3.1 binding of the issued token)', () => {
       );
     },
   );
+
+  it('the opaque-token refusal advises what the sidecar can do (regression: it named allowUnboundTokens, which certbound.yaml rejects)', () => {
+    let message = '';
+    try {
+      accessTokenOf(response('opaque-value'), context);
+    } catch (err) {
+      message = err instanceof Error ? err.message : '';
+    }
+    expect(message).toMatch(/JWT access tokens \(RFC 9068\)/);
+    expect(message).not.toMatch(/allowUnboundTokens/);
+    expect(() =>
+      parseConfig({
+        identity: { certPath: 'c', keyPath: 'k', bundlePath: 'b' },
+        token: { issuer: 'https://as.example', clientId: 'x', allowUnboundTokens: true },
+      }),
+    ).toThrow(/allowUnboundTokens/);
+  });
 
   it('refuses an opaque token unless allowUnboundTokens', () => {
     const token = response('opaque-value');

@@ -74,7 +74,10 @@ export const token: Command = {
       };
     }
     // The CLI prints only the token: the source logs nowhere.
-    const source = await identitySourceOf(config.identity, { requireServerAuth: false });
+    const source = await identitySourceOf(config.identity, {
+      requireServerAuth: false,
+      authMethod: config.token.authMethod,
+    });
     const t = config.token;
     const client = new TokenClient({
       source,
