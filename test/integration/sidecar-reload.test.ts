@@ -72,7 +72,9 @@ describe('Sidecar.reload', () => {
         })
       ).status;
     const accessLines = (): number =>
-      lines.filter((l) => l['component'] === 'inbound' && l['level'] === 30).length;
+      lines.filter(
+        (l) => l['component'] === 'inbound' && (l['level'] === 'info' || l['level'] === 30),
+      ).length;
 
     expect(await call(asA)).toBe(200);
     expect(await call(asB)).toBe(401);
