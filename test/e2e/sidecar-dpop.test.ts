@@ -254,7 +254,8 @@ admin: { host: 127.0.0.1, port: 0 }
     expect(JSON.stringify(await ready.json())).toContain('dpopReplayStore');
     const served = await callWithNonce(spa, open, '/dpop/open');
     expect(served.status).toBe(200);
-    expect(open.lines.some((l) => l.includes('FAILING OPEN'))).toBe(true);
+    // The warning is written as the outage is seen: wait for the line (bounded), not a race.
+    expect(await open.waitForLine('FAILING OPEN', 0, 10_000)).toContain('FAILING OPEN');
     await redis.start();
     let back: Awaited<ReturnType<typeof call>> | undefined;
     for (let i = 0; i < 100; i++) {
