@@ -1,3 +1,4 @@
+import { PROOF_REQUIREMENTS } from '../verify/proof-requirement.js';
 import { CertboundError } from '../errors.js';
 import { isTls13Suite, RFC9325_TLS12_CIPHERS } from '../tls/follow-secure-context.js';
 import { FAPI2_ALGORITHMS, FAPI2_MIN_RSA_MODULUS_BITS } from '../verify/options.js';
@@ -9,15 +10,7 @@ export { FAPI2_ALGORITHMS, FAPI2_MIN_RSA_MODULUS_BITS };
 export const FAPI2_CLOCK_SKEW = { mustAcceptMs: 10_000, mustRefuseBeyondMs: 60_000 } as const;
 
 /** Proof kinds of `inbound.policies[].proof` that sender-constrain the token (every one today). */
-const SENDER_CONSTRAINED = new Set([
-  'mtls',
-  'connection',
-  'forwarded',
-  'either',
-  'dpop',
-  'any',
-  'both',
-]);
+const SENDER_CONSTRAINED: ReadonlySet<string> = new Set(PROOF_REQUIREMENTS);
 
 /** One setting that breaks the FAPI 2.0 Security Profile. */
 export interface ProfileViolation {
