@@ -103,6 +103,24 @@ export async function benchVerify(): Promise<{ table: string; results: BenchResu
   await authorizeRequest(connectionRequest, warm.pipeline, either);
   await authorizeRequest(forwardedRequest, forwardedCached.pipeline, either);
   await authorizeRequest(forwardedRequest, forwardedUncached.pipeline, either);
+  // Forged tokens (issue 19: the cheapest attack on a verifier is a flood of them): what one
+  // refusal costs, by where it is refused. Only a bad signature pays the signature check.
+  const exp = Math.floor(Date.now() / 1000) + 3600;
+  const wrongIss = await (
+    await createTestIssuer('k1', 'https://evil.test')
+  ).sign(orders.thumbprint, { exp });
+  const unknownKid = await (
+    await createTestIssuer('k-unknown', as.issuer)
+  ).sign(orders.thumbprint, { exp });
+  const sig = token.slice(token.lastIndexOf('.') + 1);
+  const badSignature = `${token.slice(0, token.lastIndexOf('.') + 1)}${sig.startsWith('A') ? 'B' : 'A'}${sig.slice(1)}`;
+  const refused = (forged: string) => () =>
+    cold.verify(forged, { ...peer }).then(
+      () => {
+        throw new Error('a forged token was accepted');
+      },
+      () => undefined,
+    );
   const results = await runAlternating([
     {
       name: 'jose jwtVerify alone (ES256)',
@@ -132,6 +150,10 @@ export async function benchVerify(): Promise<{ table: string; results: BenchResu
       name: 'pipeline, forwarded, no cache (parse + chain)',
       run: () => authorizeRequest(forwardedRequest, forwardedUncached.pipeline, either),
     },
+    { name: 'forged: malformed, refused', run: refused('not.a-jwt') },
+    { name: 'forged: wrong iss, refused', run: refused(wrongIss) },
+    { name: 'forged: unknown kid, refused', run: refused(unknownKid) },
+    { name: 'forged: bad signature, refused', run: refused(badSignature) },
   ]);
   await pki.cleanup();
   return {
