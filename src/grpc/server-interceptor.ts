@@ -91,7 +91,7 @@ export function boundTokenServerInterceptor(
     path: string,
     peer: PeerIdentity | undefined,
     peerError: CertboundError | undefined,
-    remoteAddress: string | undefined,
+    peerAddress: () => string,
   ): Promise<Principal> {
     const authorization = metadata
       .get('authorization')
@@ -105,7 +105,10 @@ export function boundTokenServerInterceptor(
         method: 'POST',
         path,
         header: (name) => metadata.get(name).filter((v): v is string => typeof v === 'string'),
-        remoteAddress,
+        // Read only by forwarded-certificate address lists: not parsed on every call.
+        get remoteAddress() {
+          return remoteAddressOf(peerAddress());
+        },
       },
       verifier.pipeline,
       policies,
@@ -145,7 +148,7 @@ export function boundTokenServerInterceptor(
         }
         // The identity entries are built (and their values checked) inside the chain, so a
         // refused claim value ends the call like any other refusal.
-        authorize(metadata, path, peer, peerError, remoteAddressOf(call.getPeer()))
+        authorize(metadata, path, peer, peerError, () => call.getPeer())
           .then((principal) => ({ principal, entries: identityEntriesOf(principal, prefix) }))
           .then(
             ({ principal, entries }) => {

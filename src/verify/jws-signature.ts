@@ -1,4 +1,5 @@
 import { constants, KeyObject, verify } from 'node:crypto';
+import { MIN_RSA_BITS } from '../binding/check-client-leaf.js';
 import { CertboundError } from '../errors.js';
 
 /** How node:crypto verifies one JWS `alg` (RFC 7518 §3), and which keys may do it. */
@@ -68,8 +69,11 @@ export function verificationKeyOf(key: unknown, alg: string): KeyObject {
   if (spec.curve !== undefined && details?.namedCurve !== spec.curve)
     throw new CertboundError('ERR_TOKEN_ALG', `The JWKS key is not on the curve ${alg} requires.`);
   if (spec.keyTypes === RSA || spec.padding !== undefined) {
-    if ((details?.modulusLength ?? 0) < 2048)
-      throw new CertboundError('ERR_TOKEN_ALG', 'The JWKS RSA key is shorter than 2048 bits.');
+    if ((details?.modulusLength ?? 0) < MIN_RSA_BITS)
+      throw new CertboundError(
+        'ERR_TOKEN_ALG',
+        `The JWKS RSA key is shorter than ${MIN_RSA_BITS} bits.`,
+      );
   }
   return object;
 }

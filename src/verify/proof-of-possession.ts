@@ -50,6 +50,19 @@ export interface BindingProof {
 
 const NONE: ForwardedResolution = { kind: 'none' };
 
+// One evidence object per connection identity (transports keep one PeerIdentity per
+// connection), not one allocation per request.
+const connectionEvidence = new WeakMap<PeerIdentity, CertificateEvidence>();
+
+function evidenceOfConnection(peer: PeerIdentity): CertificateEvidence {
+  let evidence = connectionEvidence.get(peer);
+  if (evidence === undefined) {
+    evidence = Object.freeze({ peer, source: 'connection' as const });
+    connectionEvidence.set(peer, evidence);
+  }
+  return evidence;
+}
+
 function missingPeer(request: ProofContext): CertboundError {
   return request.peerError ?? new CertboundError('ERR_PEER_CERT_MISSING');
 }
@@ -73,7 +86,7 @@ export function certificateEvidenceOf(
       if (rules.requiresCertificate) throw missingPeer(request);
       return undefined;
     }
-    return { peer, source: 'connection' };
+    return evidenceOfConnection(peer);
   }
   const resolution =
     forwarded !== undefined && request.header !== undefined
@@ -99,7 +112,7 @@ export function certificateEvidenceOf(
     if (rules.requiresCertificate) throw missingPeer(request);
     return undefined;
   }
-  return { peer, source: 'connection' };
+  return evidenceOfConnection(peer);
 }
 
 /** What {@link proveBinding} checks one token against. */
