@@ -3,7 +3,8 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 CERTS_DIR ?= certs
 TRUST_DOMAIN ?= demo.local
-CLI := node dist/src/cli/main.js
+# The bundled CLI (dist/certbound.mjs, written by the build): what the package and image run.
+CLI := node dist/certbound.mjs
 SERVICES := orders payments attacker
 STAMP := node_modules/.certbound-installed
 BUILD_STAMP := dist/.build-stamp

@@ -98,16 +98,42 @@ export function stop(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Resident and peak resident memory of a process in MiB, from /proc/<pid>/status. */
-export function memoryOf(pid: number): { rssMiB: number; hwmMiB: number } | undefined {
+/**
+ * Resident memory of a process in MiB, from /proc/<pid>/status: the total and its peak, and
+ * the total split into anonymous pages (heap, stacks: what the process allocated) and
+ * file-backed pages (mostly the node binary's code, shared by every node process).
+ */
+export function memoryOf(
+  pid: number,
+): { rssMiB: number; hwmMiB: number; anonMiB: number; fileMiB: number } | undefined {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (field: string): number =>
       Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
-    return { rssMiB: kb('VmRSS') / 1024, hwmMiB: kb('VmHWM') / 1024 };
+    return {
+      rssMiB: kb('VmRSS') / 1024,
+      hwmMiB: kb('VmHWM') / 1024,
+      anonMiB: kb('RssAnon') / 1024,
+      fileMiB: kb('RssFile') / 1024,
+    };
   } catch {
     return undefined;
   }
+}
+
+/**
+ * The floor under any Node.js sidecar: the resident memory of `node` running an empty
+ * script (an idle timer) on this machine, measured like the sidecar's.
+ */
+export async function idleNodeMemory(
+  cpu: number | undefined,
+): Promise<ReturnType<typeof memoryOf>> {
+  const [cmd, args] = pinned(cpu, process.execPath, ['-e', 'setInterval(() => {}, 1e6)']);
+  const child = spawn(cmd, args, { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1_000));
+  const m = child.pid !== undefined ? memoryOf(child.pid) : undefined;
+  await stop(child);
+  return m;
 }
 
 let clockTicks: number | undefined;

@@ -5,7 +5,7 @@ import { createBenchEnv, type BenchEnv } from './bench-env.js';
 import { ensureHaproxy, startHaproxy } from './haproxy.js';
 import { runRounds, type LoadVariant, type RoundOptions } from './load-rounds.js';
 import { freePort, waitForPort } from '../test/support/loopback-ports.js';
-import { memoryOf, pinning, spawnTs, stop } from './processes.js';
+import { idleNodeMemory, memoryOf, pinning, spawnTs, stop } from './processes.js';
 import {
   cpuRatioBetween,
   ratioBetween,
@@ -22,6 +22,7 @@ import { checkGrpc, checkHttp, type CheckResult } from './same-job-checks.js';
 import { counterOf, startSidecarUnderTest, type SidecarUnderTest } from './sidecar-launch.js';
 import { benchDpop } from './dpop.js';
 import { benchOutboundDpop } from './outbound-dpop.js';
+import { benchStartup } from './startup.js';
 import { benchVerify } from './verify.js';
 
 // Knobs for a quick trial run (`BENCH_ROUNDS=1 BENCH_ROUND_MS=500 make bench`).
@@ -47,13 +48,16 @@ const V = {
   grpcDirect: 'grpc-js server, no interceptor',
   grpcInterceptor: 'grpc-js server + boundTokenServerInterceptor',
   grpcSidecar: 'certbound sidecar → grpc-js app (h2c)',
+  grpcBare: 'bare Node HTTP/2 relay (no checks) → app (h2c)',
   previous: 'certbound sidecar, previous build',
   grpcPrevious: 'certbound sidecar, previous build → grpc-js app',
 } as const;
 
 const log = (line: string): void => console.log(line);
-const mib = (m: { rssMiB: number; hwmMiB: number } | undefined): string =>
-  m === undefined ? 'n/a' : `${m.rssMiB.toFixed(1)} MiB (peak ${m.hwmMiB.toFixed(1)} MiB)`;
+const mib = (m: ReturnType<typeof memoryOf>): string =>
+  m === undefined
+    ? 'n/a'
+    : `${m.rssMiB.toFixed(1)} MiB (anonymous ${m.anonMiB.toFixed(1)}, file-backed ${m.fileMiB.toFixed(1)}; peak ${m.hwmMiB.toFixed(1)} MiB)`;
 
 function httpVariant(
   env: BenchEnv,
@@ -183,6 +187,12 @@ async function main(): Promise<void> {
       pin.server,
     );
     children.push(bare.child);
+    const bareGrpc = await spawnTs<{ port: number }>(
+      './bare-grpc-relay.ts',
+      { ...tlsFiles, appUrl: `http://127.0.0.1:${grpcApp.first.plainPort}` },
+      pin.server,
+    );
+    children.push(bareGrpc.child);
     const sidecar = await startSidecarUnderTest(env, {
       name: 'sidecar',
       appUrl,
@@ -212,9 +222,17 @@ async function main(): Promise<void> {
     sidecars.push(sidecarLog);
     await new Promise((r) => setTimeout(r, 1_000));
     const idle = memoryOf(sidecar.pid);
+    const nodeFloor = await idleNodeMemory(pin.server);
     log(
       `sidecar start → /readyz 200: ${sidecar.readyMs.toFixed(0)} ms (second instance ${sidecarLog.readyMs.toFixed(0)} ms); idle memory ${mib(idle)}`,
     );
+    log(`the floor: node running an empty script uses ${mib(nodeFloor)}`);
+    const startup = await benchStartup(env, appUrl, pin.server);
+    for (const st of startup) {
+      log(
+        `start → /readyz 200, ${st.name}: median ${st.medianMs.toFixed(0)} ms of ${st.readyMs.map((t) => t.toFixed(0)).join(' / ')}`,
+      );
+    }
 
     const haproxy = ensureHaproxy();
     log(`HAProxy: ${haproxy.note}`);
@@ -260,6 +278,7 @@ async function main(): Promise<void> {
           target: `127.0.0.1:${grpcApp.first.interceptorPort}`,
           checks: true,
         },
+        { name: V.grpcBare, target: `127.0.0.1:${bareGrpc.first.port}`, checks: false },
         { name: V.grpcSidecar, target: `127.0.0.1:${sidecar.inboundPort}`, checks: true },
       ])),
     ];
@@ -338,6 +357,7 @@ async function main(): Promise<void> {
     await measure(GRPC, V.grpcDirect, [
       grpcVariant(env, V.grpcDirect, grpcApp.first.directPort, [grpcPid]),
       grpcVariant(env, V.grpcInterceptor, grpcApp.first.interceptorPort, [grpcPid]),
+      grpcVariant(env, V.grpcBare, bareGrpc.first.port, [bareGrpc.child.pid!, grpcPid]),
       grpcVariant(env, V.grpcSidecar, sidecar.inboundPort, [sidecar.pid, grpcPid]),
       ...(previous !== undefined
         ? [grpcVariant(env, V.grpcPrevious, previous.inboundPort, [previous.pid, grpcPid])]
@@ -358,6 +378,8 @@ async function main(): Promise<void> {
       readyMsSecond: sidecarLog.readyMs,
       memoryIdle: idle,
       memoryAfterLoad: end,
+      memoryEmptyNode: nodeFloor,
+      startup,
     };
 
     const ratios: Ratio[] = [
@@ -377,6 +399,7 @@ async function main(): Promise<void> {
       {
         name: 'certbound / HAProxy (fresh token per request)',
         value: ratioBetween(scenarios, FRESH, V.certbound, V.haproxy),
+        target: 0.8,
       },
       {
         name: 'certbound access log on / off',
@@ -390,6 +413,15 @@ async function main(): Promise<void> {
       {
         name: 'gRPC through sidecar / direct',
         value: ratioBetween(scenarios, GRPC, V.grpcSidecar, V.grpcDirect),
+        target: 0.75,
+      },
+      {
+        name: 'gRPC through sidecar / bare Node HTTP/2 relay',
+        value: ratioBetween(scenarios, GRPC, V.grpcSidecar, V.grpcBare),
+      },
+      {
+        name: 'bare Node HTTP/2 relay / direct (the floor of any Node relay)',
+        value: ratioBetween(scenarios, GRPC, V.grpcBare, V.grpcDirect),
       },
     ];
     const cpuRatios: Ratio[] = [
@@ -413,6 +445,10 @@ async function main(): Promise<void> {
         name: 'gRPC through sidecar / direct',
         value: cpuRatioBetween(scenarios, GRPC, V.grpcSidecar, V.grpcDirect),
       },
+      {
+        name: 'gRPC through sidecar / bare Node HTTP/2 relay',
+        value: cpuRatioBetween(scenarios, GRPC, V.grpcSidecar, V.grpcBare),
+      },
     ];
     log(`\nheadline ratios (requests/s, reported, not asserted):\n${ratiosText(ratios)}`);
     log(`server CPU per request (proxy + app; lower is cheaper):\n${ratiosText(cpuRatios)}`);
@@ -433,7 +469,7 @@ async function main(): Promise<void> {
       '',
       ratiosMarkdown(ratios, cpuRatios),
       '',
-      `Sidecar: start → \`/readyz\` 200 in ${sidecar.readyMs.toFixed(0)} ms; resident memory idle ${mib(idle)}, after the load run ${mib(end)}.`,
+      `Sidecar: start → \`/readyz\` 200 (median of ${startup[0]?.readyMs.length ?? 0}) ${startup.map((st) => `${st.medianMs.toFixed(0)} ms for the ${st.name}`).join(', ')}; resident memory idle ${mib(idle)}, after the load run ${mib(end)}; an empty \`node\` process: ${mib(nodeFloor)}.`,
       `Connection churn (a new mTLS connection per request): sidecar RSS grows ${churn.growthMiBPer10k.toFixed(1)} MiB per 10 000 connections.`,
       '',
       verifyMarkdown(verify.results, 'jose jwtVerify alone (ES256)'),

@@ -40,7 +40,7 @@ async function readyz(port: number): Promise<boolean> {
 
 /**
  * Writes a config (mTLS inbound → app, JWKS from a file, admin) and runs the built CLI
- * (`node dist/src/cli/main.js run --config …`) pinned to `cpu`; resolves at `/readyz` 200.
+ * (`node dist/certbound.mjs run --config …`, the bundle the image runs) pinned to `cpu`; resolves at `/readyz` 200.
  * Logs go to /dev/null (`info` = one access-log line per request, as in production).
  */
 export async function startSidecarUnderTest(
@@ -70,7 +70,7 @@ export async function startSidecarUnderTest(
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('CERTBOUND_')) childEnv[k] = v;
   }
-  const cli = o.cli ?? join(ROOT, 'dist', 'src', 'cli', 'main.js');
+  const cli = o.cli ?? join(ROOT, 'dist', 'certbound.mjs');
   const [cmd, args] = pinned(o.cpu, process.execPath, [cli, 'run', '--config', configPath]);
   const started = performance.now();
   const child = spawn(cmd, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
-/** The built CLI next to this file (`dist/src/cli/main.js`). */
-export const CLI_PATH: string = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+/** The built CLI bundle next to this file (`dist/certbound.mjs`), as the image runs it. */
+export const CLI_PATH: string = fileURLToPath(new URL('../../certbound.mjs', import.meta.url));
 
 /** Listener addresses from the sidecar's start log line. */
 export interface SidecarAddresses {

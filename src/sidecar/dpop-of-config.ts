@@ -6,7 +6,6 @@ import type { Logger } from '../observability/logger.js';
 import type { SidecarMetrics } from '../observability/metrics.js';
 import { createDpopVerifier, type CertboundDpopVerifier } from '../verify/dpop/dpop-verifier.js';
 import { createMemoryReplayStore } from '../verify/dpop/memory-replay-store.js';
-import { createRedisReplayStore } from '../verify/dpop/redis-replay-store.js';
 import { readConfiguredFile } from './config-files.js';
 
 /** The `/readyz` key of the DPoP replay store. */
@@ -70,9 +69,10 @@ export async function dpopVerifierOf(
       );
   }
   const log = logger?.child({ component: 'dpop' });
+  // ioredis (≈ 10 MiB resident) is loaded only when a Redis store is configured.
   const store =
     'redis' in config.replayStore
-      ? createRedisReplayStore({
+      ? (await import('../verify/dpop/redis-replay-store.js')).createRedisReplayStore({
           url: config.replayStore.redis.url,
           keyPrefix: config.replayStore.redis.keyPrefix,
           timeoutMs: config.replayStore.redis.timeout,

@@ -5,8 +5,11 @@ import { fileURLToPath } from 'node:url';
 
 /** Repository root. */
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** The built CLI entry point (`make build` / `npx tsc -p tsconfig.build.json`). */
-export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+/**
+ * The built CLI (`make build` / `npm run build`): the one-file bundle that the package's
+ * `bin` and the image run, so every e2e test exercises the shipped artefact.
+ */
+export const CLI = join(ROOT, 'dist', 'certbound.mjs');
 
 /** Result of one CLI run. */
 export interface CliResult {
