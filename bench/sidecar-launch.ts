@@ -26,6 +26,8 @@ export interface SidecarLaunchOptions {
   cpu: number | undefined;
   /** Another build's CLI (`BENCH_PREVIOUS_CLI`), to compare against the previous version. */
   cli?: string;
+  /** Node options before the CLI (e.g. V8 heap flags), as `node <nodeArgs> <cli> run`. */
+  nodeArgs?: readonly string[];
 }
 
 async function readyz(port: number): Promise<boolean> {
@@ -71,7 +73,13 @@ export async function startSidecarUnderTest(
     if (!k.startsWith('CERTBOUND_')) childEnv[k] = v;
   }
   const cli = o.cli ?? join(ROOT, 'dist', 'certbound.mjs');
-  const [cmd, args] = pinned(o.cpu, process.execPath, [cli, 'run', '--config', configPath]);
+  const [cmd, args] = pinned(o.cpu, process.execPath, [
+    ...(o.nodeArgs ?? []),
+    cli,
+    'run',
+    '--config',
+    configPath,
+  ]);
   const started = performance.now();
   const child = spawn(cmd, args, { cwd: ROOT, env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
