@@ -146,6 +146,7 @@ describe('production image layout (as deploy/docker/Dockerfile builds it)', () =
   it('packs the compiled CLI and the protos, and nothing private', () => {
     expect(packedFiles).toContain('dist/src/cli/main.js');
     expect(packedFiles).toContain('dist/certbound.mjs');
+    expect(packedFiles.some((f) => /^dist\/chunks\/.+\.mjs$/.test(f))).toBe(true);
     expect(packedFiles).toContain('package.json');
     expect(packedFiles.some((f) => f.startsWith('proto/') && f.endsWith('.proto'))).toBe(true);
     const forbidden = packedFiles.filter(
