@@ -21,6 +21,13 @@ import { benchConnectionChurn } from './connection-churn.js';
 import { checkGrpc, checkHttp, type CheckResult } from './same-job-checks.js';
 import { counterOf, startSidecarUnderTest, type SidecarUnderTest } from './sidecar-launch.js';
 import { benchDpop } from './dpop.js';
+import {
+  benchForgedFlood,
+  floodMarkdown,
+  floodRatios,
+  floodText,
+  floodTitle,
+} from './forged-flood.js';
 import { benchOutboundDpop } from './outbound-dpop.js';
 import { benchVerify } from './verify.js';
 
@@ -344,6 +351,18 @@ async function main(): Promise<void> {
         : []),
     ]);
 
+    // 6b. Forged-token flood (issue 19): the valid clients alone, then while a compromised
+    // workload floods forged tokens; both generators share the load CPU.
+    log(`\n${floodTitle(env, CONCURRENCY / 2, pin.load)}…`);
+    const flood = await benchForgedFlood(env, sidecar, appPid, {
+      ...rounds,
+      connections: CONCURRENCY / 2,
+      onRound: (round) => process.stdout.write(round === 0 ? '  warm-up' : ` · round ${round}`),
+    });
+    process.stdout.write('\n');
+    log(floodText(flood));
+    report['forgedFlood'] = flood;
+
     const end = memoryOf(sidecar.pid);
     log(`\nsidecar memory: idle ${mib(idle)}; after the load run ${mib(end)}`);
 
@@ -391,6 +410,7 @@ async function main(): Promise<void> {
         name: 'gRPC through sidecar / direct',
         value: ratioBetween(scenarios, GRPC, V.grpcSidecar, V.grpcDirect),
       },
+      ...floodRatios(flood),
     ];
     const cpuRatios: Ratio[] = [
       {
@@ -432,6 +452,8 @@ async function main(): Promise<void> {
       scenariosMarkdown(scenarios),
       '',
       ratiosMarkdown(ratios, cpuRatios),
+      '',
+      floodMarkdown(flood),
       '',
       `Sidecar: start → \`/readyz\` 200 in ${sidecar.readyMs.toFixed(0)} ms; resident memory idle ${mib(idle)}, after the load run ${mib(end)}.`,
       `Connection churn (a new mTLS connection per request): sidecar RSS grows ${churn.growthMiBPer10k.toFixed(1)} MiB per 10 000 connections.`,
