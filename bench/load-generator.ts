@@ -21,11 +21,17 @@ export interface LoadSpec {
   headers?: Record<string, string>;
 }
 
+/** The result line, with the status of every answer of the run (warm-up included). */
+export interface HttpLoadResult extends LoadResult {
+  /** Answers by HTTP status over the whole run: a flood's 2xx count must be 0. */
+  statuses: Record<string, number>;
+}
+
 /**
  * A separate-process HTTPS load generator: `concurrency` keep-alive connections presenting
  * a client certificate, each sending GET requests back to back until `durationMs` is over.
  */
-async function run(spec: LoadSpec): Promise<LoadResult> {
+async function run(spec: LoadSpec): Promise<HttpLoadResult> {
   const tokens = readFileSync(spec.tokensPath, 'utf8')
     .split('\n')
     .filter((t) => t.length > 0);
@@ -39,6 +45,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   });
   const url = new URL(spec.url);
   let next = spec.startIndex ?? 0;
+  const statuses: Record<string, number> = {};
   const one = (c: LoadCounters): Promise<void> =>
     new Promise((resolve) => {
       const t0 = process.hrtime.bigint();
@@ -52,6 +59,8 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
           headers: { authorization: `Bearer ${token}`, ...spec.headers },
         },
         (res) => {
+          const status = String(res.statusCode ?? 0);
+          statuses[status] = (statuses[status] ?? 0) + 1;
           if ((res.statusCode ?? 0) >= 300) c.non2xx++;
           res.resume();
           res.on('end', () => {
@@ -69,7 +78,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     });
   const result = await runClosedLoop(spec, one, () => next);
   agent.destroy();
-  return result;
+  return { ...result, statuses };
 }
 
 const spec = JSON.parse(process.argv[2] ?? '{}') as LoadSpec;

@@ -21,6 +21,13 @@ import { benchConnectionChurn } from './connection-churn.js';
 import { checkGrpc, checkHttp, type CheckResult } from './same-job-checks.js';
 import { counterOf, startSidecarUnderTest, type SidecarUnderTest } from './sidecar-launch.js';
 import { benchDpop } from './dpop.js';
+import {
+  benchForgedFlood,
+  floodMarkdown,
+  floodRatios,
+  floodText,
+  floodTitle,
+} from './forged-flood.js';
 import { benchOutboundDpop } from './outbound-dpop.js';
 import { benchStartup } from './startup.js';
 import { benchVerify } from './verify.js';
@@ -364,6 +371,18 @@ async function main(): Promise<void> {
         : []),
     ]);
 
+    // 6b. Forged-token flood (issue 19): the valid clients alone, then while a compromised
+    // workload floods forged tokens; both generators share the load CPU.
+    log(`\n${floodTitle(env, CONCURRENCY / 2, pin.load)}…`);
+    const flood = await benchForgedFlood(env, sidecar, appPid, {
+      ...rounds,
+      connections: CONCURRENCY / 2,
+      onRound: (round) => process.stdout.write(round === 0 ? '  warm-up' : ` · round ${round}`),
+    });
+    process.stdout.write('\n');
+    log(floodText(flood));
+    report['forgedFlood'] = flood;
+
     const end = memoryOf(sidecar.pid);
     log(`\nsidecar memory: idle ${mib(idle)}; after the load run ${mib(end)}`);
 
@@ -423,6 +442,7 @@ async function main(): Promise<void> {
         name: 'bare Node HTTP/2 relay / direct (the floor of any Node relay)',
         value: ratioBetween(scenarios, GRPC, V.grpcBare, V.grpcDirect),
       },
+      ...floodRatios(flood),
     ];
     const cpuRatios: Ratio[] = [
       {
@@ -468,6 +488,8 @@ async function main(): Promise<void> {
       scenariosMarkdown(scenarios),
       '',
       ratiosMarkdown(ratios, cpuRatios),
+      '',
+      floodMarkdown(flood),
       '',
       `Sidecar: start → \`/readyz\` 200 (median of ${startup[0]?.readyMs.length ?? 0}) ${startup.map((st) => `${st.medianMs.toFixed(0)} ms for the ${st.name}`).join(', ')}; resident memory idle ${mib(idle)}, after the load run ${mib(end)}; an empty \`node\` process: ${mib(nodeFloor)}.`,
       `Connection churn (a new mTLS connection per request): sidecar RSS grows ${churn.growthMiBPer10k.toFixed(1)} MiB per 10 000 connections.`,
