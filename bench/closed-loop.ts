@@ -50,6 +50,7 @@ export async function runClosedLoop(
     );
   };
   if ((spec.warmupMs ?? 0) > 0) await phase(spec.warmupMs!);
+  const warmupRequests = c.n;
   c = counters();
   const cpu0 = process.cpuUsage();
   const start = process.hrtime.bigint();
@@ -58,6 +59,7 @@ export async function runClosedLoop(
   const cpu = process.cpuUsage(cpu0);
   return {
     requests: c.n,
+    warmupRequests,
     errors: c.errors,
     non2xx: c.non2xx,
     seconds,

@@ -3,6 +3,11 @@ import type { LatencyHistogram } from './latency-histogram.js';
 /** What a load generator prints as one JSON line on stdout after its bounded run. */
 export interface LoadResult {
   requests: number;
+  /**
+   * Requests answered in the unmeasured warm-up at the run's start. The server's CPU time is
+   * read around the whole run, so it is divided by `requests + warmupRequests`.
+   */
+  warmupRequests: number;
   errors: number;
   /** Answers that were not 2xx (HTTP) or not OK (gRPC). */
   non2xx: number;

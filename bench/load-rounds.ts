@@ -23,7 +23,10 @@ export interface VariantResult {
   rps: number;
   p50Ms: number;
   p99Ms: number;
-  /** CPU time all server-side processes used per answered request, in µs. */
+  /**
+   * CPU time all server-side processes used per answered request, in µs: read around each
+   * whole generator run, so divided by every request of the run, its warm-up included.
+   */
   serverCpuUsPerRequest: number;
   /** Mean CPU use of the load generator, % of one core. */
   generatorCpuPercent: number;
@@ -97,6 +100,7 @@ export async function runRounds(
   return variants.map((v, i) => {
     const rs = runs[i]!;
     const requests = rs.reduce((s, r) => s + r.requests, 0);
+    const answeredWithWarmup = rs.reduce((s, r) => s + r.requests + r.warmupRequests, 0);
     const seconds = rs.reduce((s, r) => s + r.seconds, 0);
     const hist = merge(rs.map((r) => r.hist));
     const firstError = rs.find((r) => r.firstError !== undefined)?.firstError;
@@ -109,7 +113,7 @@ export async function runRounds(
       rps: requests / seconds,
       p50Ms: percentile(hist, 50),
       p99Ms: percentile(hist, 99),
-      serverCpuUsPerRequest: (serverCpu[i]! * 1e6) / requests,
+      serverCpuUsPerRequest: (serverCpu[i]! * 1e6) / answeredWithWarmup,
       generatorCpuPercent: rs.reduce((s, r) => s + r.cpuPercent, 0) / rs.length,
       roundsRps: rs.map((r) => r.rps),
       ...(firstError !== undefined ? { firstError } : {}),

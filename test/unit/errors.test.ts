@@ -48,4 +48,16 @@ describe('error table', () => {
     expect(isCertboundError(err, 'ERR_TOKEN_ALG')).toBe(false);
     expect(isCertboundError(new Error('x'))).toBe(false);
   });
+
+  it('a refusal (4xx) captures no stack trace; a failure of ours (5xx) keeps it; the global limit is restored', () => {
+    const before = Error.stackTraceLimit;
+    const refusal = new CertboundError('ERR_TOKEN_SIGNATURE', 'bad signature');
+    expect(refusal.stack).toBe('CertboundError: bad signature');
+    const failure = new CertboundError('ERR_INTERNAL');
+    expect(ERROR_TABLE.ERR_INTERNAL.http).toBeGreaterThanOrEqual(500);
+    expect(failure.stack?.split('\n').length).toBeGreaterThan(1);
+    expect(failure.stack).toContain('errors.test.ts');
+    expect(Error.stackTraceLimit).toBe(before);
+    expect(new Error('plain').stack?.split('\n').length).toBeGreaterThan(1);
+  });
 });
