@@ -1,7 +1,10 @@
 import { readFileSync } from 'node:fs';
 import {
+  ResponderBuilder,
   Server,
   ServerCredentials,
+  ServerInterceptingCall,
+  ServerListenerBuilder,
   type sendUnaryData,
   type ServerInterceptor,
   type ServerUnaryCall,
@@ -56,9 +59,25 @@ const verifier = createVerifier({
   issuer: spec.issuer,
   audience: spec.audience,
 });
-// Three servers in one process (one is loaded at a time): the same echo service over mTLS
-// without and with the interceptor, and in plaintext h2c as the app behind the sidecar.
+// The floor under any verifying interceptor: grpc-js's own interception (a listener on the
+// request metadata and a responder, as boundTokenServerInterceptor builds them), going on
+// after one promise, with no check at all.
+const passThrough: ServerInterceptor = (_method, call) => {
+  const listener = new ServerListenerBuilder()
+    .withOnReceiveMetadata((metadata, next) => {
+      void Promise.resolve(metadata).then(next);
+    })
+    .build();
+  const responder = new ResponderBuilder().withStart((next) => next(listener)).build();
+  return new ServerInterceptingCall(call, responder);
+};
+// Four servers in one process (one is loaded at a time): the same echo service over mTLS
+// without an interceptor, with the pass-through one and with certbound's, and in plaintext
+// h2c as the app behind the sidecar and the bare relay.
 const directPort = await serve(mtls(), []);
+const passThroughPort = await serve(mtls(), [passThrough]);
 const interceptorPort = await serve(mtls(), [boundTokenServerInterceptor(verifier)]);
 const plainPort = await serve(ServerCredentials.createInsecure(), []);
-process.stdout.write(`${JSON.stringify({ directPort, interceptorPort, plainPort })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ directPort, passThroughPort, interceptorPort, plainPort })}\n`,
+);

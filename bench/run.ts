@@ -54,6 +54,7 @@ const V = {
   haproxy: 'HAProxy 2.6 (mTLS + jwt_verify + cnf)',
   grpcDirect: 'grpc-js server, no interceptor',
   grpcInterceptor: 'grpc-js server + boundTokenServerInterceptor',
+  grpcPassThrough: 'grpc-js server + a pass-through interceptor (no checks)',
   grpcSidecar: 'certbound sidecar → grpc-js app (h2c)',
   grpcBare: 'bare Node HTTP/2 relay (no checks) → app (h2c)',
   previous: 'certbound sidecar, previous build',
@@ -174,6 +175,7 @@ async function main(): Promise<void> {
     const appPid = app.child.pid!;
     const grpcApp = await spawnTs<{
       directPort: number;
+      passThroughPort: number;
       interceptorPort: number;
       plainPort: number;
     }>(
@@ -281,6 +283,11 @@ async function main(): Promise<void> {
       ...(await checkGrpc(env, [
         { name: V.grpcDirect, target: `127.0.0.1:${grpcApp.first.directPort}`, checks: false },
         {
+          name: V.grpcPassThrough,
+          target: `127.0.0.1:${grpcApp.first.passThroughPort}`,
+          checks: false,
+        },
+        {
           name: V.grpcInterceptor,
           target: `127.0.0.1:${grpcApp.first.interceptorPort}`,
           checks: true,
@@ -363,6 +370,7 @@ async function main(): Promise<void> {
     // 6. gRPC unary: interceptor vs none; through the sidecar vs direct.
     await measure(GRPC, V.grpcDirect, [
       grpcVariant(env, V.grpcDirect, grpcApp.first.directPort, [grpcPid]),
+      grpcVariant(env, V.grpcPassThrough, grpcApp.first.passThroughPort, [grpcPid]),
       grpcVariant(env, V.grpcInterceptor, grpcApp.first.interceptorPort, [grpcPid]),
       grpcVariant(env, V.grpcBare, bareGrpc.first.port, [bareGrpc.child.pid!, grpcPid]),
       grpcVariant(env, V.grpcSidecar, sidecar.inboundPort, [sidecar.pid, grpcPid]),
@@ -430,6 +438,14 @@ async function main(): Promise<void> {
         target: 0.95,
       },
       {
+        name: 'gRPC interceptor / pass-through interceptor',
+        value: ratioBetween(scenarios, GRPC, V.grpcInterceptor, V.grpcPassThrough),
+      },
+      {
+        name: 'pass-through interceptor / no interceptor (grpc-js interception alone)',
+        value: ratioBetween(scenarios, GRPC, V.grpcPassThrough, V.grpcDirect),
+      },
+      {
         name: 'gRPC through sidecar / direct',
         value: ratioBetween(scenarios, GRPC, V.grpcSidecar, V.grpcDirect),
         target: 0.75,
@@ -460,6 +476,10 @@ async function main(): Promise<void> {
       {
         name: 'gRPC interceptor / no interceptor',
         value: cpuRatioBetween(scenarios, GRPC, V.grpcInterceptor, V.grpcDirect),
+      },
+      {
+        name: 'gRPC interceptor / pass-through interceptor',
+        value: cpuRatioBetween(scenarios, GRPC, V.grpcInterceptor, V.grpcPassThrough),
       },
       {
         name: 'gRPC through sidecar / direct',

@@ -1,4 +1,4 @@
-import { createHash, X509Certificate } from 'node:crypto';
+import { hash, X509Certificate } from 'node:crypto';
 import type { PeerCertificate } from 'node:tls';
 
 /** Anything certbound accepts as "a certificate". */
@@ -47,5 +47,5 @@ export function derOf(cert: CertificateInput): Uint8Array {
  * @throws TypeError when `cert` is not a certificate in a supported form.
  */
 export function thumbprintOf(cert: CertificateInput): string {
-  return createHash('sha256').update(derOf(cert)).digest('base64url');
+  return hash('sha256', derOf(cert), 'base64url');
 }

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** What the cache keeps of a token whose signature and claims have been verified. */
 export interface VerifiedEntry {
@@ -22,9 +22,9 @@ export class VerifiedTokenCache {
     this.#max = maxEntries;
   }
 
-  /** Cache key of a token. */
+  /** Cache key of a token (one-shot `hash`: half the cost of a `Hash` object). */
   static keyOf(token: string): string {
-    return createHash('sha256').update(token).digest('base64url');
+    return hash('sha256', token, 'base64url');
   }
 
   /** The live entry for `key`, or undefined (dead entries are dropped). */

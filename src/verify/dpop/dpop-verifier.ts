@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWK } from 'jose';
 import { nodeVerifies, verificationKeyOf, verifyJwsSignature } from '../jws-signature.js';
 import { constantTimeEqual } from '../../binding/constant-time-equal.js';
@@ -27,7 +27,7 @@ const ASYMMETRIC_KTY = new Set(['EC', 'RSA', 'OKP']);
 const MAX_JTI_CHARS = 256;
 
 function sha256url(text: string): string {
-  return createHash('sha256').update(text).digest('base64url');
+  return hash('sha256', text, 'base64url');
 }
 
 function claimString(claims: Record<string, unknown>, name: string): string {
