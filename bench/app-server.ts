@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { mtlsServerOptions } from './server-tls.js';
 
 /** What the parent passes (JSON in argv[2]). */
 interface AppSpec {
@@ -27,12 +27,7 @@ const plain = createServer({ keepAliveTimeout: 30_000 }, handle);
 // The same app served with mTLS: the "direct" baseline, no proxy in between.
 const tls = createHttpsServer(
   {
-    cert: readFileSync(spec.certPath),
-    key: readFileSync(spec.keyPath),
-    ca: readFileSync(spec.caPath),
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
+    ...mtlsServerOptions(spec),
     keepAliveTimeout: 30_000,
   },
   handle,

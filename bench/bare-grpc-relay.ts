@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import {
   connect,
   constants,
@@ -7,6 +6,7 @@ import {
   type OutgoingHttpHeaders,
 } from 'node:http2';
 import type { AddressInfo } from 'node:net';
+import { mtlsServerOptions } from './server-tls.js';
 
 /** What the parent passes (JSON in argv[2]). */
 interface BareGrpcRelaySpec {
@@ -36,14 +36,7 @@ function copy(headers: IncomingHttpHeaders, into: OutgoingHttpHeaders): Outgoing
  * (headers, messages, trailers) over one h2c session to the app, on node:http2's core
  * stream API (no compatibility layer), with no token or binding check at all.
  */
-const server = createSecureServer({
-  cert: readFileSync(spec.certPath),
-  key: readFileSync(spec.keyPath),
-  ca: readFileSync(spec.caPath),
-  requestCert: true,
-  rejectUnauthorized: true,
-  minVersion: 'TLSv1.2',
-});
+const server = createSecureServer(mtlsServerOptions(spec));
 server.on('stream', (downstream, headers) => {
   const upstream = session.request(
     copy(headers, {

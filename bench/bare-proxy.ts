@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Pool } from 'undici';
+import { mtlsServerOptions } from './server-tls.js';
 
 /** What the parent passes (JSON in argv[2]). */
 interface BareProxySpec {
@@ -34,12 +34,7 @@ const pool = new Pool(app.origin, { connections: 128, pipelining: 1, keepAliveTi
  */
 const server = createServer(
   {
-    cert: readFileSync(spec.certPath),
-    key: readFileSync(spec.keyPath),
-    ca: readFileSync(spec.caPath),
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.2',
+    ...mtlsServerOptions(spec),
     keepAliveTimeout: 5_000,
   },
   (req, res) => {
