@@ -30,6 +30,7 @@ import {
 } from './forged-flood.js';
 import { benchOutboundDpop } from './outbound-dpop.js';
 import { benchStartup } from './startup.js';
+import { targetLimits, targetLimitsText } from './target-limits.js';
 import { benchVerify } from './verify.js';
 
 // Knobs for a quick trial run (`BENCH_ROUNDS=1 BENCH_ROUND_MS=500 make bench`).
@@ -492,6 +493,36 @@ async function main(): Promise<void> {
     ];
     log(`\nheadline ratios (requests/s, reported, not asserted):\n${ratiosText(ratios)}`);
     log(`server CPU per request (proxy + app; lower is cheaper):\n${ratiosText(cpuRatios)}`);
+    const limits = targetLimits(
+      {
+        http: HTTP,
+        fresh: FRESH,
+        grpc: GRPC,
+        bare: V.bare,
+        certbound: V.certbound,
+        haproxy: V.haproxy,
+        grpcDirect: V.grpcDirect,
+        grpcPassThrough: V.grpcPassThrough,
+        grpcInterceptor: V.grpcInterceptor,
+        grpcBare: V.grpcBare,
+        grpcSidecar: V.grpcSidecar,
+      },
+      {
+        scenarios,
+        verify: verify.results,
+        dpop: dpop.results,
+        memory: {
+          ...(idle !== undefined ? { idle: idle.rssMiB } : {}),
+          ...(end !== undefined ? { afterLoad: end.rssMiB } : {}),
+          ...(nodeFloor !== undefined ? { emptyNode: nodeFloor.rssMiB } : {}),
+        },
+        ...(startup[0] !== undefined ? { readyMs: startup[0].medianMs } : {}),
+      },
+    );
+    log(
+      `issue 19 targets, and what limits those not met (this run's floors; profiles in bench/README.md):\n${targetLimitsText(limits)}`,
+    );
+    report['targetLimits'] = limits;
     report['cpuRatios'] = cpuRatios;
     report['scenarios'] = scenarios;
     report['ratios'] = ratios;
@@ -510,6 +541,10 @@ async function main(): Promise<void> {
       ratiosMarkdown(ratios, cpuRatios),
       '',
       floodMarkdown(flood),
+      '',
+      '| issue 19 target | met | what limits it (this run) |',
+      '|---|---|---|',
+      ...limits.map((l) => `| ${l.target} | ${l.met ? 'yes' : 'no'} | ${l.met ? '' : l.limit} |`),
       '',
       `Sidecar: start → \`/readyz\` 200 (median of ${startup[0]?.readyMs.length ?? 0}) ${startup.map((st) => `${st.medianMs.toFixed(0)} ms for the ${st.name}`).join(', ')}; resident memory idle ${mib(idle)}, after the load run ${mib(end)}; an empty \`node\` process: ${mib(nodeFloor)}.`,
       `Connection churn (a new mTLS connection per request): sidecar RSS grows ${churn.growthMiBPer10k.toFixed(1)} MiB per 10 000 connections.`,

@@ -1,13 +1,12 @@
 import {
   compactVerify,
-  decodeJwt,
-  decodeProtectedHeader,
   jwtVerify,
   type CompactJWSHeaderParameters,
   type FlattenedJWSInput,
   type JWTVerifyOptions,
 } from 'jose';
 import { CertboundError } from '../errors.js';
+import { jwsClaimsOf, jwsHeaderOf } from './compact-jws.js';
 import { explainJwt } from './explain-jwt.js';
 import { createKeyResolver } from './key-resolver.js';
 import { mapJoseError } from './map-jose-error.js';
@@ -57,7 +56,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
   function screenHeader(token: string): CompactJWSHeaderParameters & { typ: string } {
     let header;
     try {
-      header = decodeProtectedHeader(token);
+      header = jwsHeaderOf(token) as CompactJWSHeaderParameters;
     } catch {
       throw new CertboundError('ERR_TOKEN_MALFORMED');
     }
@@ -84,7 +83,7 @@ export function createJwtValidator(options: VerifierOptions): JwtValidator {
   function screenClaims(token: string): Readonly<Record<string, unknown>> {
     let unverified: Readonly<Record<string, unknown>>;
     try {
-      unverified = decodeJwt(token);
+      unverified = jwsClaimsOf(token);
     } catch {
       throw new CertboundError('ERR_TOKEN_MALFORMED');
     }
