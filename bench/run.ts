@@ -517,6 +517,7 @@ async function main(): Promise<void> {
           ...(nodeFloor !== undefined ? { emptyNode: nodeFloor.rssMiB } : {}),
         },
         ...(startup[0] !== undefined ? { readyMs: startup[0].medianMs } : {}),
+        freshCache: { hits, misses },
       },
     );
     log(

@@ -11,6 +11,8 @@ export interface LimitInputs {
   memory: { idle?: number; afterLoad?: number; emptyNode?: number };
   /** Median spawn → `/readyz` of the bundle, ms. */
   readyMs?: number;
+  /** Verified-token cache hits and misses during the fresh-token scenario. */
+  freshCache?: { hits: number; misses: number };
 }
 
 /** One issue-19 target with this run's value and the floor measured beside it. */
@@ -76,17 +78,25 @@ export function targetLimits(
   const icptRatio = ratio(gIcpt, gDirect);
   const sideRatio = ratio(gSide, gDirect);
   const proofRatio = proof !== undefined && sig !== undefined ? proof / sig : NaN;
+  const looked = (m.freshCache?.hits ?? 0) + (m.freshCache?.misses ?? 0);
+  const freshHitShare = looked > 0 ? (m.freshCache?.hits ?? 0) / looked : 0;
   return [
     {
       target: `token reused ≥ 0.90× the bare proxy (${f2(reusedRatio)}×)`,
       met: reusedRatio >= 0.9,
       limit: `certbound adds ${f0((reused?.serverCpuUsPerRequest ?? NaN) - (bare?.serverCpuUsPerRequest ?? NaN))} µs of CPU per request to the bare proxy's ${f0(bare?.serverCpuUsPerRequest)} µs, spread over the pipeline, header rewriting, histograms and the limiter (no certbound function above 1.5 % of a profile)`,
     },
-    {
-      target: `fresh token ≥ 0.80× HAProxy (${f2(freshRatio)}×)`,
-      met: freshRatio >= 0.8,
-      limit: `a fresh token costs ${f0((fresh?.serverCpuUsPerRequest ?? NaN) - (reused?.serverCpuUsPerRequest ?? NaN))} µs more than a reused one; one ES256 check alone ${f0(sig)} µs and the whole cold verify ${f0(cold)} µs in a loop, about twice that inside the sidecar; HAProxy's whole request: ${f0(haproxyFresh?.serverCpuUsPerRequest)} µs`,
-    },
+    freshHitShare > 0.05
+      ? {
+          target: `fresh token ≥ 0.80× HAProxy (${f2(freshRatio)}×)`,
+          met: false,
+          limit: `not measured: ${f0(freshHitShare * 100)} % of the "fresh" tokens hit the verified-token cache (BENCH_FRESH_TOKENS below the cache size of 10 000)`,
+        }
+      : {
+          target: `fresh token ≥ 0.80× HAProxy (${f2(freshRatio)}×)`,
+          met: freshRatio >= 0.8,
+          limit: `a fresh token costs ${f0((fresh?.serverCpuUsPerRequest ?? NaN) - (reused?.serverCpuUsPerRequest ?? NaN))} µs more than a reused one; one ES256 check alone ${f0(sig)} µs and the whole cold verify ${f0(cold)} µs in a loop, about twice that inside the sidecar; HAProxy's whole request: ${f0(haproxyFresh?.serverCpuUsPerRequest)} µs`,
+        },
     {
       target: `gRPC interceptor ≥ 0.95× none (${f2(icptRatio)}×)`,
       met: icptRatio >= 0.95,
