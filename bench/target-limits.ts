@@ -110,7 +110,7 @@ export function targetLimits(
     {
       target: `RSS ≤ 64 MiB idle (${f0(m.memory.idle)}), ≤ 128 MiB after load (${f0(m.memory.afterLoad)})`,
       met: (m.memory.idle ?? Infinity) <= 64 && (m.memory.afterLoad ?? Infinity) <= 128,
-      limit: `an empty node process is ${f0(m.memory.emptyNode)} MiB; after load the verified-token cache holds the fresh-token scenario's 10 000 tokens`,
+      limit: `an empty node process is ${f0(m.memory.emptyNode)} MiB; after load the verified-token cache holds up to 10 000 tokens from the fresh-token scenario`,
     },
     {
       target: `spawn → /readyz ≤ 400 ms (${f0(m.readyMs)} ms, bundle)`,
