@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { samplesOf } from './sidecar-launch.js';
 import type { BenchEnv, ForgedKind } from './bench-env.js';
 import { merge, percentile, type LatencyHistogram } from './latency-histogram.js';
 import type { HttpLoadResult, LoadSpec } from './load-generator.js';
@@ -85,17 +85,9 @@ type Counts = Map<string, number>;
 
 /** `certbound_inbound_requests_total` by `result/code`, from the sidecar's `/metrics`. */
 async function inboundCounts(adminPort: number): Promise<Counts> {
-  const res = await request(`http://127.0.0.1:${adminPort}/metrics`);
-  const text = await res.body.text();
   const out: Counts = new Map();
-  for (const line of text.split('\n')) {
-    const m = /^certbound_inbound_requests_total\{([^}]*)\} (\S+)$/.exec(line);
-    if (m === null) continue;
-    const labels = Object.fromEntries(
-      [...m[1]!.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1], l[2]]),
-    );
-    out.set(`${labels['result'] ?? '?'}/${labels['code'] ?? '?'}`, Number(m[2]));
-  }
+  for (const { labels, value } of await samplesOf(adminPort, 'certbound_inbound_requests_total'))
+    out.set(`${labels['result'] ?? '?'}/${labels['code'] ?? '?'}`, value);
   return out;
 }
 

@@ -103,15 +103,31 @@ export async function startSidecarUnderTest(
   };
 }
 
-/** Reads one counter (summed over labels) from the sidecar's `/metrics`. */
-export async function counterOf(adminPort: number, name: string): Promise<number> {
+/**
+ * One metric of the sidecar's `/metrics`, by its label set: each sample's labels as a
+ * plain object, and its value.
+ */
+export async function samplesOf(
+  adminPort: number,
+  name: string,
+): Promise<Array<{ labels: Record<string, string>; value: number }>> {
   const res = await request(`http://127.0.0.1:${adminPort}/metrics`);
   const text = await res.body.text();
-  let sum = 0;
+  const out: Array<{ labels: Record<string, string>; value: number }> = [];
   for (const line of text.split('\n')) {
-    if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) {
-      sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    }
+    if (!line.startsWith(`${name} `) && !line.startsWith(`${name}{`)) continue;
+    const braces = line.startsWith(`${name}{`)
+      ? line.slice(name.length + 1, line.indexOf('}'))
+      : '';
+    const labels = Object.fromEntries(
+      [...braces.matchAll(/(\w+)="([^"]*)"/g)].map((l) => [l[1]!, l[2]!]),
+    );
+    out.push({ labels, value: Number(line.slice(line.lastIndexOf(' ') + 1)) });
   }
-  return sum;
+  return out;
+}
+
+/** Reads one counter (summed over labels) from the sidecar's `/metrics`. */
+export async function counterOf(adminPort: number, name: string): Promise<number> {
+  return (await samplesOf(adminPort, name)).reduce((sum, s) => sum + s.value, 0);
 }
